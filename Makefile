@@ -1,0 +1,109 @@
+# dgramd: a datagram server daemon.
+#
+#   make            build ./dgramd
+#   make check      build and run every test (unit, integration, lint)
+#   make SANITIZE=1 check   the same under AddressSanitizer + UBSan
+#   make run        run ./dgramd on conf/dgramd.local.conf in the foreground
+#   make deps       install the Debian packages needed to build and test
+#   make bench      the benchmark
+#   make install    PREFIX, DESTDIR, SYSCONFDIR, MANDIR, SYSTEMDUNITDIR
+
+VERSION		= 0.1.0
+CC		?= cc
+PKG_CONFIG	?= pkg-config
+PKGS		= libconfig libsystemd
+
+PREFIX		?= /usr/local
+SBINDIR		?= $(PREFIX)/sbin
+SYSCONFDIR	?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+MANDIR		?= $(PREFIX)/share/man
+SYSTEMDUNITDIR	?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null || echo $(PREFIX)/lib/systemd/system)
+DESTDIR		?=
+
+CFLAGS		?= -O2 -g
+WARNFLAGS	= -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
+		  -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+ALL_CFLAGS	= -std=gnu11 $(WARNFLAGS) $(CFLAGS) -D_GNU_SOURCE \
+		  -DDGRAMD_VERSION='"$(VERSION)"' $(shell $(PKG_CONFIG) --cflags $(PKGS))
+LIBS		= $(shell $(PKG_CONFIG) --libs $(PKGS))
+CHECK_CFLAGS	= $(shell $(PKG_CONFIG) --cflags check)
+CHECK_LIBS	= $(shell $(PKG_CONFIG) --libs check)
+
+ifeq ($(SANITIZE),1)
+ALL_CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS		+= -fsanitize=address,undefined
+OBJDIR		= src/.obj-san
+else
+OBJDIR		= src/.obj
+endif
+
+SRCS		= $(wildcard src/*.c)
+OBJS		= $(patsubst src/%.c,$(OBJDIR)/%.o,$(SRCS))
+LIB_OBJS	= $(filter-out $(OBJDIR)/main.o,$(OBJS))
+UNIT_SRCS	= $(wildcard tests/unit/test-*.c)
+UNIT_BINS	= $(patsubst tests/unit/%.c,$(OBJDIR)/tests/%,$(UNIT_SRCS))
+
+.PHONY: all check unit integration lint run deps clean install uninstall bench fuzz FORCE
+
+all: dgramd
+
+# Relink when the build mode (SANITIZE) changes.
+$(OBJDIR)/.mode: FORCE
+	@mkdir -p $(OBJDIR)
+	@echo '$(ALL_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(ALL_CFLAGS) $(LDFLAGS)' > $@
+
+$(OBJDIR)/%.o: src/%.c $(OBJDIR)/.mode
+	@mkdir -p $(OBJDIR)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+dgramd: $(OBJS) $(OBJDIR)/.mode
+	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
+
+$(OBJDIR)/tests/%: tests/unit/%.c $(LIB_OBJS) $(OBJDIR)/.mode
+	@mkdir -p $(OBJDIR)/tests
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LIBS) $(CHECK_LIBS)
+
+-include $(OBJS:.o=.d)
+
+-include tests/bench/bench.mk
+-include tests/fuzz/fuzz.mk
+
+check: dgramd $(UNIT_BINS)
+	@UNIT_BINS='$(UNIT_BINS)' SANITIZE='$(SANITIZE)' tests/run.sh
+
+run: dgramd
+	mkdir -p run
+	./dgramd -c conf/dgramd.local.conf
+
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	    build-essential pkg-config libconfig-dev libsystemd-dev check \
+	    python3 socat bsdutils util-linux procps iproute2 systemd \
+	    groff-base mandoc clang libclang-rt-14-dev nodejs
+
+clean:
+	rm -rf src/.obj src/.obj-san dgramd tests/bench/dgload tests/bench/ceiling
+	rm -rf tests/fuzz/bin
+
+install: dgramd
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(SYSCONFDIR)/dgramd $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 0755 dgramd $(DESTDIR)$(SBINDIR)/dgramd
+	install -m 0644 man/dgramd.8 $(DESTDIR)$(MANDIR)/man8/dgramd.8
+	install -m 0644 man/dgramd.conf.5 $(DESTDIR)$(MANDIR)/man5/dgramd.conf.5
+	test -e $(DESTDIR)$(SYSCONFDIR)/dgramd/dgramd.conf || \
+	    install -m 0644 conf/dgramd.conf $(DESTDIR)$(SYSCONFDIR)/dgramd/dgramd.conf
+	install -m 0644 conf/logrotate.d/dgramd $(DESTDIR)$(SYSCONFDIR)/logrotate.d/dgramd
+	for u in dgramd.service dgramd@.service dgramd.socket; do \
+	    sed -e 's|@sbindir@|$(SBINDIR)|g' -e 's|@sysconfdir@|$(SYSCONFDIR)|g' \
+	        systemd/$$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \
+	    chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/dgramd $(DESTDIR)$(MANDIR)/man8/dgramd.8 \
+	    $(DESTDIR)$(MANDIR)/man5/dgramd.conf.5 $(DESTDIR)$(SYSCONFDIR)/logrotate.d/dgramd \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/dgramd.service $(DESTDIR)$(SYSTEMDUNITDIR)/dgramd@.service \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/dgramd.socket
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/dgramd/dgramd.conf (remove it by hand if unwanted)"

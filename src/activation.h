@@ -1,0 +1,38 @@
+/*
+ * activation.h: the only user of sd-daemon: sockets passed by systemd,
+ * readiness and status notification, the watchdog, the fd store.
+ */
+#ifndef DGRAMD_ACTIVATION_H
+#define DGRAMD_ACTIVATION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One fd passed by systemd (LISTEN_FDS), with its FileDescriptorName=. */
+struct activation_fd {
+	char	*name;
+	int	 fd;
+	bool	 used;	/* matched to a config socket */
+};
+
+/*
+ * Takes the fds systemd passed (and unsets LISTEN_* so children do not
+ * see them). Returns the count (0 when not socket-activated) or -errno.
+ */
+int	activation_listen_fds(struct activation_fd **ret);
+/* Frees the array; closes the fds not marked used when close_unused. */
+void	activation_fds_free(struct activation_fd *fds, size_t n, bool close_unused);
+
+/* Sends a notification ("READY=1", "STATUS=...") if NOTIFY_SOCKET is set. */
+void	activation_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* RELOADING=1 with MONOTONIC_USEC, as systemd expects around a reload. */
+void	activation_notify_reloading(void);
+/* The watchdog interval in microseconds, or 0 when there is none. */
+uint64_t	activation_watchdog_usec(void);
+/* True when systemd runs a notify socket (so the fd store may be used). */
+bool	activation_has_notify(void);
+/* Hands fd to systemd's fd store under name; 0 or -errno. */
+int	activation_fdstore(int fd, const char *name);
+
+#endif

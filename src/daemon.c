@@ -1,0 +1,612 @@
+/*
+ * daemon.c: the daemon's life: start, serve, reload, stop.
+ *
+ * Reload builds a complete new set (config, sockets, routes) beside the
+ * running one and only then swaps: sockets whose binding is unchanged
+ * keep their fd (so no datagram is lost); new sockets are bound before
+ * removed ones are closed; any failure leaves the running set untouched.
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "activation.h"
+#include "conf.h"
+#include "daemon.h"
+#include "handler.h"
+#include "log.h"
+#include "reactor.h"
+#include "route.h"
+#include "sock.h"
+#include "strbuf.h"
+#include "util.h"
+
+/* A socket and the chain it feeds. */
+struct slot {
+	struct dg_socket	*sock;
+	struct route		*route;
+};
+
+struct daemon {
+	char			*file;
+	struct reactor		*reactor;
+	struct conf		*conf;
+	struct recv_area	*area;
+	struct slot		*slots;
+	size_t			 n_slots;
+	/* Sockets passed by systemd that no config socket uses now. */
+	struct activation_fd	*spare;
+	size_t			 n_spare;
+	struct reactor_watch	*watchdog;
+	struct reactor_watch	*status_timer;
+	int			 exit_code;
+};
+
+static size_t
+largest_max_size(const struct conf *c)
+{
+	size_t i, m = 1;
+
+	for (i = 0; i < c->n_socks; i++)
+		m = MAX(m, c->socks[i].max_size);
+	return m;
+}
+
+static void
+print_listening(const struct dg_socket *s)
+{
+	char addr[ADDR_STRLEN];
+
+	log_always("listening %s %s %s", s->name, sock_type_to_string(s->type),
+	    sock_address(s, addr, sizeof(addr)));
+}
+
+/* --- sockets passed by systemd ---------------------------------------------- */
+
+/* The spare systemd fd named name, taken out of the spare list, or -1. */
+static int
+take_spare(struct daemon *d, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_spare; i++) {
+		if (!d->spare[i].used && strcmp(d->spare[i].name, name) == 0) {
+			d->spare[i].used = true;
+			return d->spare[i].fd;
+		}
+	}
+	return -1;
+}
+
+static void
+give_back_spare(struct daemon *d, int fd)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_spare; i++)
+		if (d->spare[i].fd == fd)
+			d->spare[i].used = false;
+}
+
+/* --- building a set of sockets ---------------------------------------------- */
+
+/* The running slot whose socket binds what sc declares, or NULL. */
+static struct slot *
+find_running(struct daemon *d, const struct sock_conf *sc)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_slots; i++) {
+		const struct sock_conf *old = d->slots[i].route->conf;
+
+		if (sock_conf_same_binding(old, sc) && d->slots[i].sock->adopted ==
+		    false && !(sc->type != SOCK_T_UNIX && sc->port == 0 &&
+		    strcmp(old->name, sc->name) != 0))
+			return &d->slots[i];
+		if (d->slots[i].sock->adopted && strcmp(old->name, sc->name) == 0)
+			return &d->slots[i];
+	}
+	return NULL;
+}
+
+/*
+ * Opens (or adopts) the sockets of c that are not running yet. kept[i]
+ * gets the running slot reused for c->socks[i], or NULL. On failure every
+ * socket opened here is closed again.
+ */
+static int
+open_new(struct daemon *d, const struct conf *c, struct slot **kept, struct dg_socket **opened)
+{
+	const char *what = "open";
+	size_t i;
+	int fd, r = 0;
+
+	for (i = 0; i < c->n_socks; i++) {
+		const struct sock_conf *sc = &c->socks[i];
+
+		kept[i] = find_running(d, sc);
+		if (kept[i] != NULL)
+			continue;
+		fd = take_spare(d, sc->name);
+		if (fd >= 0) {
+			r = sock_adopt(sc, fd, &opened[i]);
+			if (r < 0) {
+				give_back_spare(d, fd);
+				log_error_errno(r, "%s: socket passed by systemd (fd %d) does not "
+				    "match the config (%s %s): %m", sc->name, fd,
+				    sock_type_to_string(sc->type),
+				    sc->type == SOCK_T_UNIX ? sc->path : "");
+				r = r == -EPROTOTYPE ? -EBADFD : r;
+				goto fail;
+			}
+			continue;
+		}
+		r = sock_open(sc, &opened[i], &what);
+		if (r < 0) {
+			char a[ADDR_STRLEN];
+
+			if (r == -ENOTSOCK)
+				log_error("%s: %s: %s exists and is not a socket; "
+				    "not touching it", c->file, sc->name, sc->path);
+			else
+				log_error_errno(r, "%s: %s: %s %s: %m", c->file, sc->name, what,
+				    addr_format(&sc->addr.sa, sc->addr_len, a, sizeof(a)));
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	for (i = 0; i < c->n_socks; i++) {
+		if (opened[i] != NULL && opened[i]->adopted) {
+			give_back_spare(d, opened[i]->fd);
+			opened[i] = sock_forget(opened[i]);
+		} else {
+			opened[i] = sock_close(opened[i]);
+		}
+	}
+	return r;
+}
+
+/* --- signals and hooks ------------------------------------------------------ */
+
+static void
+flush_all(void *userdata)
+{
+	struct daemon *d = userdata;
+	size_t i;
+
+	for (i = 0; i < d->n_slots; i++)
+		route_flush(d->slots[i].route);
+}
+
+static void
+reopen_all(struct daemon *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_slots; i++)
+		route_reopen(d->slots[i].route);
+}
+
+static void
+print_stats(struct daemon *d)
+{
+	struct strbuf sb = { 0 };
+	size_t i;
+
+	for (i = 0; i < d->n_slots; i++) {
+		strbuf_reset(&sb);
+		sock_stats(d->slots[i].sock, &sb);
+		route_stats(d->slots[i].route, &sb);
+		log_always("stats %s%s", d->slots[i].sock->name, strbuf_str(&sb));
+	}
+	strbuf_free(&sb);
+}
+
+static void
+send_status(struct daemon *d)
+{
+	unsigned long long rx = 0, drop = 0;
+	size_t i;
+
+	if (!activation_has_notify())
+		return;
+	for (i = 0; i < d->n_slots; i++) {
+		const struct dg_stats *st = &d->slots[i].sock->stats;
+
+		rx += st->received;
+		drop += st->truncated + st->denied + st->limited + st->kernel_drops +
+		    st->send_errors + st->dropped;
+	}
+	activation_notify("STATUS=%zu sockets, %llu datagrams received, %llu dropped or failed",
+	    d->n_slots, rx, drop);
+}
+
+static void
+on_status_timer(void *userdata)
+{
+	send_status(userdata);
+}
+
+static void
+on_watchdog(void *userdata)
+{
+	(void)userdata;
+	activation_notify("WATCHDOG=1");
+}
+
+static void
+on_signal(int signo, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	switch (signo) {
+	case SIGTERM:
+	case SIGINT:
+		log_info("%s received, stopping", strsignal(signo));
+		reactor_stop(d->reactor);
+		break;
+	case SIGHUP:
+		(void)daemon_reload(d);
+		break;
+	case SIGUSR1:
+		log_info("reopening log files");
+		reopen_all(d);
+		break;
+	case SIGUSR2:
+		print_stats(d);
+		break;
+	default:
+		break;
+	}
+}
+
+/* --- start, reload, stop --------------------------------------------------- */
+
+static int
+load_conf(const char *file, struct conf **ret)
+{
+	struct conf_err err = { { 0 } };
+	int r;
+
+	r = conf_load(file, ret, &err);
+	if (r < 0)
+		log_error("%s", err.msg[0] ? err.msg : "cannot load the config");
+	return r;
+}
+
+int
+daemon_test_config(const char *file)
+{
+	struct conf_err err = { { 0 } };
+	struct conf *c = NULL;
+	size_t i, j;
+	int r;
+
+	if (load_conf(file, &c) < 0)
+		return EXIT_CONFIG;
+	for (i = 0; i < c->n_socks; i++) {
+		for (j = 0; j < c->socks[i].n_handlers; j++) {
+			const struct handler_conf *hc = &c->socks[i].handlers[j];
+
+			if (hc->ops->test == NULL)
+				continue;
+			r = hc->ops->test(hc->conf, &err);
+			if (r < 0) {
+				log_error("%s", err.msg);
+				conf_free(c);
+				return EXIT_CONFIG;
+			}
+		}
+	}
+	log_info("%s: configuration OK (%zu sockets)", file, c->n_socks);
+	conf_free(c);
+	return 0;
+}
+
+/*
+ * Builds routes for every socket of c (reusing kept slots' handler state)
+ * into slots. On failure nothing running is changed.
+ */
+static int
+build_routes(struct daemon *d, const struct conf *c, struct slot **kept,
+    struct dg_socket **opened, struct slot *slots)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < c->n_socks; i++) {
+		slots[i].sock = kept[i] != NULL ? kept[i]->sock : opened[i];
+		r = route_new(&c->socks[i], slots[i].sock, d->reactor,
+		    kept[i] != NULL ? kept[i]->route : NULL, &slots[i].route);
+		if (r < 0) {
+			log_error_errno(r, "%s: %s: cannot start handlers: %m", c->file,
+			    c->socks[i].name);
+			while (i-- > 0)
+				slots[i].route = route_free(slots[i].route);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* Points every socket at the (possibly new) area and route. */
+static int
+start_slots(struct daemon *d, struct slot *slots, size_t n)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		r = sock_start(slots[i].sock, d->reactor, d->area, route_dispatch,
+		    route_end_batch, slots[i].route);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int
+setup_signals(struct daemon *d)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
+	size_t i;
+	int r;
+
+	(void)signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < ARRAY_SIZE(sigs); i++) {
+		r = reactor_add_signal(d->reactor, sigs[i], on_signal, d);
+		if (r < 0)
+			return r;
+	}
+	return reactor_on_before_sleep(d->reactor, flush_all, d);
+}
+
+static int
+setup_timers(struct daemon *d)
+{
+	uint64_t wd = activation_watchdog_usec();
+	int r;
+
+	if (wd > 0) {
+		r = reactor_add_timer(d->reactor, MAX(wd / 2000, 1), on_watchdog, d, &d->watchdog);
+		if (r < 0)
+			return r;
+	}
+	if (activation_has_notify())
+		return reactor_add_timer(d->reactor, 5000, on_status_timer, d, &d->status_timer);
+	return 0;
+}
+
+int
+daemon_start(const char *file, struct daemon **ret)
+{
+	struct dg_socket **opened = NULL;
+	struct slot **kept = NULL;
+	struct daemon *d;
+	size_t i;
+	int r, n, code = EXIT_OSERR;
+
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return EXIT_OSERR;
+	d->file = strdup(file);
+	if (d->file == NULL)
+		goto fail;
+	if (load_conf(file, &d->conf) < 0) {
+		code = EXIT_CONFIG;
+		goto fail;
+	}
+	log_set_level(d->conf->log_level);
+	n = activation_listen_fds(&d->spare);
+	if (n < 0) {
+		log_error_errno(n, "cannot read the sockets passed by systemd: %m");
+		goto fail;
+	}
+	d->n_spare = (size_t)n;
+	for (i = 0; i < d->n_spare; i++) {
+		if (conf_find_sock(d->conf, d->spare[i].name) == NULL) {
+			log_error("%s: systemd passed socket \"%s\" (fd %d), but no socket "
+			    "of that name is configured", file, d->spare[i].name, d->spare[i].fd);
+			code = EXIT_CONFIG;
+			goto fail;
+		}
+	}
+	r = reactor_new(&d->reactor);
+	if (r < 0)
+		goto fail;
+	r = sock_area_new(d->conf->batch, largest_max_size(d->conf), &d->area);
+	if (r < 0)
+		goto fail;
+	kept = calloc(d->conf->n_socks, sizeof(*kept));
+	opened = calloc(d->conf->n_socks, sizeof(*opened));
+	d->slots = calloc(d->conf->n_socks, sizeof(*d->slots));
+	if (kept == NULL || opened == NULL || d->slots == NULL)
+		goto fail;
+	r = open_new(d, d->conf, kept, opened);
+	if (r < 0) {
+		code = r == -EBADFD ? EXIT_CONFIG : EXIT_OSERR;
+		goto fail;
+	}
+	r = build_routes(d, d->conf, kept, opened, d->slots);
+	if (r < 0) {
+		for (i = 0; i < d->conf->n_socks; i++)
+			opened[i] = opened[i] != NULL && opened[i]->adopted ?
+			    sock_forget(opened[i]) : sock_close(opened[i]);
+		goto fail;
+	}
+	d->n_slots = d->conf->n_socks;
+	free(kept);
+	free(opened);
+	kept = NULL;
+	opened = NULL;
+	r = start_slots(d, d->slots, d->n_slots);
+	if (r < 0)
+		goto fail;
+	r = setup_signals(d);
+	if (r == 0)
+		r = setup_timers(d);
+	if (r < 0)
+		goto fail;
+	for (i = 0; i < d->n_slots; i++)
+		print_listening(d->slots[i].sock);
+	if (getuid() == 0 && d->conf->user == NULL)
+		log_warning("running as root; set \"user\" to drop privileges after binding");
+	activation_notify("READY=1");
+	send_status(d);
+	*ret = d;
+	return 0;
+fail:
+	free(kept);
+	free(opened);
+	daemon_free(d);
+	return code;
+}
+
+int
+daemon_reload(struct daemon *d)
+{
+	struct dg_socket **opened = NULL;
+	struct recv_area *area = NULL;
+	struct slot **kept = NULL, *slots = NULL;
+	struct conf *c = NULL;
+	size_t i, j;
+	int r = -ENOMEM;
+
+	activation_notify_reloading();
+	log_info("reloading %s", d->file);
+	if (load_conf(d->file, &c) < 0) {
+		log_error("reload failed; the running configuration stays in force");
+		activation_notify("READY=1\nSTATUS=reload failed, old configuration kept: see the log");
+		return -EINVAL;
+	}
+	kept = calloc(c->n_socks, sizeof(*kept));
+	opened = calloc(c->n_socks, sizeof(*opened));
+	slots = calloc(c->n_socks, sizeof(*slots));
+	if (kept == NULL || opened == NULL || slots == NULL)
+		goto fail;
+	if (c->batch != sock_area_batch(d->area) ||
+	    largest_max_size(c) != sock_area_max_size(d->area)) {
+		r = sock_area_new(c->batch, largest_max_size(c), &area);
+		if (r < 0)
+			goto fail;
+	}
+	r = open_new(d, c, kept, opened);
+	if (r < 0)
+		goto fail;
+	r = build_routes(d, c, kept, opened, slots);
+	if (r < 0) {
+		for (i = 0; i < c->n_socks; i++)
+			opened[i] = opened[i] != NULL && opened[i]->adopted ?
+			    sock_forget(opened[i]) : sock_close(opened[i]);
+		goto fail;
+	}
+
+	/* From here on nothing can fail: swap. */
+	for (i = 0; i < c->n_socks; i++)
+		if (kept[i] != NULL)
+			(void)sock_apply_options(kept[i]->sock, &c->socks[i]);
+	flush_all(d);
+	for (i = 0; i < d->n_slots; i++) {
+		bool reused = false;
+
+		for (j = 0; j < c->n_socks && !reused; j++)
+			reused = kept[j] == &d->slots[i];
+		d->slots[i].route = route_free(d->slots[i].route);
+		if (reused)
+			continue;
+		if (d->slots[i].sock->adopted) {
+			give_back_spare(d, d->slots[i].sock->fd);
+			d->slots[i].sock = sock_forget(d->slots[i].sock);
+		} else {
+			log_info("closed %s", d->slots[i].sock->name);
+			d->slots[i].sock = sock_close(d->slots[i].sock);
+		}
+	}
+	if (area != NULL) {
+		sock_area_free(d->area);
+		d->area = area;
+		area = NULL;
+	}
+	for (i = 0; i < c->n_socks; i++) {
+		if (kept[i] != NULL && strcmp(kept[i]->sock->name, c->socks[i].name) != 0) {
+			char *name = strdup(c->socks[i].name);
+
+			if (name != NULL) {
+				free(kept[i]->sock->name);
+				kept[i]->sock->name = name;
+			}
+		}
+	}
+	free(d->slots);
+	d->slots = slots;
+	d->n_slots = c->n_socks;
+	slots = NULL;
+	conf_free(d->conf);
+	d->conf = c;
+	c = NULL;
+	log_set_level(d->conf->log_level);
+	r = start_slots(d, d->slots, d->n_slots);
+	if (r < 0)
+		log_error_errno(r, "reload: cannot watch sockets: %m");
+	for (i = 0; i < d->n_slots; i++)
+		if (opened[i] != NULL)
+			print_listening(d->slots[i].sock);
+	log_info("reloaded %s (%zu sockets)", d->file, d->n_slots);
+	free(kept);
+	free(opened);
+	activation_notify("READY=1");
+	send_status(d);
+	return 0;
+fail:
+	log_error("reload failed; the running configuration stays in force");
+	activation_notify("READY=1\nSTATUS=reload failed, old configuration kept: see the log");
+	sock_area_free(area);
+	free(kept);
+	free(opened);
+	free(slots);
+	conf_free(c);
+	return r;
+}
+
+int
+daemon_run(struct daemon *d)
+{
+	int r;
+
+	r = reactor_run(d->reactor);
+	if (r < 0) {
+		log_error_errno(r, "event loop failed: %m");
+		return EXIT_OSERR;
+	}
+	return d->exit_code;
+}
+
+struct daemon *
+daemon_free(struct daemon *d)
+{
+	size_t i;
+
+	if (d == NULL)
+		return NULL;
+	if (d->n_slots > 0)
+		activation_notify("STOPPING=1");
+	for (i = 0; i < d->n_slots; i++) {
+		route_flush(d->slots[i].route);
+		d->slots[i].route = route_free(d->slots[i].route);
+		d->slots[i].sock = d->slots[i].sock != NULL && d->slots[i].sock->adopted ?
+		    sock_forget(d->slots[i].sock) : sock_close(d->slots[i].sock);
+	}
+	free(d->slots);
+	activation_fds_free(d->spare, d->n_spare, false);
+	sock_area_free(d->area);
+	reactor_free(d->reactor);
+	conf_free(d->conf);
+	free(d->file);
+	free(d);
+	return NULL;
+}

@@ -1,0 +1,32 @@
+/*
+ * daemon.h: struct daemon owns the reactor, the config, the sockets and
+ * their routes; start, reload (build, diff, swap) and stop.
+ */
+#ifndef DGRAMD_DAEMON_H
+#define DGRAMD_DAEMON_H
+
+#include <stdbool.h>
+
+/* Exit codes (sysexits.h). */
+#define EXIT_USAGE	64
+#define EXIT_OSERR	71
+#define EXIT_CONFIG	78
+
+struct daemon;
+
+/* Checks the config file as -t does; prints what is wrong. Returns an exit code. */
+int	daemon_test_config(const char *file);
+/*
+ * Loads the config, binds or adopts every socket, prints the listening
+ * lines and notifies systemd. Returns 0 with *ret set, or an exit code
+ * (EXIT_CONFIG, EXIT_OSERR) after printing why; nothing is left bound.
+ */
+int	daemon_start(const char *file, struct daemon **ret);
+/* Runs until SIGTERM/SIGINT; returns an exit code. */
+int	daemon_run(struct daemon *d);
+/* Flushes, closes, removes the unix files dgramd created; NULL-safe. */
+struct daemon	*daemon_free(struct daemon *d);
+/* Reloads the config now (what SIGHUP does); 0 or -errno (nothing changed). */
+int	daemon_reload(struct daemon *d);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * reactor.h: the single-threaded event loop (epoll, level-triggered).
+ * The only module that knows epoll, signalfd and timerfd.
+ */
+#ifndef DGRAMD_REACTOR_H
+#define DGRAMD_REACTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct reactor;
+struct reactor_watch;
+
+#define REACTOR_IN	0x001u	/* same values as EPOLLIN/EPOLLOUT */
+#define REACTOR_OUT	0x004u
+#define REACTOR_ERR	0x008u
+
+/* Called with the ready events of fd. */
+typedef void (*reactor_fd_fn)(struct reactor_watch *w, int fd, uint32_t events, void *userdata);
+/* Called for a signal, a timer expiry or before the reactor sleeps. */
+typedef void (*reactor_fn)(void *userdata);
+typedef void (*reactor_signal_fn)(int signo, void *userdata);
+
+/* Creates a reactor; returns 0 or -errno. */
+int	reactor_new(struct reactor **ret);
+/* Frees the reactor and every watcher still registered; accepts NULL. */
+struct reactor *reactor_free(struct reactor *r);
+
+/*
+ * Watches fd for events; the watcher is owned by the reactor until
+ * reactor_del_fd. A callback may delete any watcher, its own included.
+ */
+int	reactor_add_fd(struct reactor *r, int fd, uint32_t events, reactor_fd_fn cb,
+	    void *userdata, struct reactor_watch **ret);
+/* Changes the events watched; returns 0 or -errno. */
+int	reactor_mod_fd(struct reactor *r, struct reactor_watch *w, uint32_t events);
+/* Stops watching (the fd is not closed); accepts NULL; returns NULL. */
+struct reactor_watch *reactor_del_fd(struct reactor *r, struct reactor_watch *w);
+
+/* Blocks signo and delivers it through the loop (signalfd). */
+int	reactor_add_signal(struct reactor *r, int signo, reactor_signal_fn cb, void *userdata);
+
+/* A periodic timer every interval_ms (first expiry after one interval). */
+int	reactor_add_timer(struct reactor *r, uint64_t interval_ms, reactor_fn cb,
+	    void *userdata, struct reactor_watch **ret);
+/* Removes a timer; accepts NULL; returns NULL. */
+struct reactor_watch *reactor_del_timer(struct reactor *r, struct reactor_watch *w);
+
+/* Adds a hook run every time before the loop sleeps (output flushes). */
+int	reactor_on_before_sleep(struct reactor *r, reactor_fn cb, void *userdata);
+/* Removes a before-sleep hook registered with the same cb and userdata. */
+void	reactor_del_before_sleep(struct reactor *r, reactor_fn cb, void *userdata);
+
+/*
+ * Runs one turn: before-sleep hooks, one epoll_wait of at most timeout_ms
+ * (-1 = forever), the callbacks. Returns the number of events or -errno.
+ */
+int	reactor_run_once(struct reactor *r, int timeout_ms);
+/* Runs turns until reactor_stop; returns 0 or -errno. */
+int	reactor_run(struct reactor *r);
+void	reactor_stop(struct reactor *r);
+
+#endif

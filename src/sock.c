@@ -1,0 +1,681 @@
+/*
+ * sock.c: listening sockets. Every socket receives with recvmmsg into the
+ * one receive area the daemon owns (no allocation per datagram), hands
+ * each datagram to its route, and sends the replies its handlers queued
+ * with one sendmmsg when the batch ends, while the bytes are still there.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "handler.h"
+#include "log.h"
+#include "reactor.h"
+#include "sock.h"
+#include "strbuf.h"
+#include "util.h"
+
+/* Control space per received datagram: pktinfo, RXQ_OVFL, credentials, a few fds. */
+#define RECV_CTRL	(CMSG_SPACE(sizeof(struct in6_pktinfo)) + \
+			 CMSG_SPACE(sizeof(uint32_t)) + \
+			 CMSG_SPACE(sizeof(struct ucred)) + \
+			 CMSG_SPACE(16 * sizeof(int)))
+/* Control space per reply: one pktinfo. */
+#define REPLY_CTRL	CMSG_SPACE(sizeof(struct in6_pktinfo))
+
+/* What the control messages of one datagram said. */
+struct slot_info {
+	int			family;		/* of the pktinfo; 0 = none */
+	struct in_pktinfo	pi4;
+	struct in6_pktinfo	pi6;
+	struct ucred		cred;
+};
+
+struct recv_area {
+	unsigned		 batch;
+	size_t			 slot_size;
+	uint8_t			*bufs;
+	struct mmsghdr		*msgs;
+	struct iovec		*iov;
+	union sockaddr_any	*names;
+	uint8_t			*ctrl;
+	struct slot_info	*info;
+};
+
+struct recv_area *
+sock_area_free(struct recv_area *a)
+{
+	if (a == NULL)
+		return NULL;
+	free(a->bufs);
+	free(a->msgs);
+	free(a->iov);
+	free(a->names);
+	free(a->ctrl);
+	free(a->info);
+	free(a);
+	return NULL;
+}
+
+int
+sock_area_new(unsigned batch, size_t max_size, struct recv_area **ret)
+{
+	struct recv_area *a;
+
+	a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return -ENOMEM;
+	a->batch = batch;
+	/* One byte more than the largest datagram accepted, to see oversize ones. */
+	a->slot_size = max_size + 1;
+	/* Pages are touched only as datagrams fill them: idle RSS stays small. */
+	a->bufs = malloc((size_t)batch * a->slot_size);
+	a->msgs = calloc(batch, sizeof(*a->msgs));
+	a->iov = calloc(batch, sizeof(*a->iov));
+	a->names = calloc(batch, sizeof(*a->names));
+	a->ctrl = calloc(batch, RECV_CTRL);
+	a->info = calloc(batch, sizeof(*a->info));
+	if (a->bufs == NULL || a->msgs == NULL || a->iov == NULL || a->names == NULL ||
+	    a->ctrl == NULL || a->info == NULL) {
+		sock_area_free(a);
+		return -ENOMEM;
+	}
+	*ret = a;
+	return 0;
+}
+
+unsigned
+sock_area_batch(const struct recv_area *a)
+{
+	return a->batch;
+}
+
+size_t
+sock_area_max_size(const struct recv_area *a)
+{
+	return a->slot_size - 1;
+}
+
+static int
+setopt_int(int fd, int level, int name, int value)
+{
+	if (setsockopt(fd, level, name, &value, sizeof(value)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int
+family_of(enum sock_type t)
+{
+	switch (t) {
+	case SOCK_T_UDP4:
+		return AF_INET;
+	case SOCK_T_UDP6:
+		return AF_INET6;
+	default:
+		return AF_UNIX;
+	}
+}
+
+/* Sets a buffer size; above the system maximum, forces it or warns. */
+static int
+set_buffer(struct dg_socket *s, int opt, int force_opt, int size, const char *what)
+{
+	int got = 0, r;
+	socklen_t len = sizeof(got);
+
+	r = setopt_int(s->fd, SOL_SOCKET, opt, size);
+	if (r < 0)
+		return r;
+	/* The kernel doubles what it grants; less than asked means capped. */
+	if (getsockopt(s->fd, SOL_SOCKET, opt, &got, &len) < 0)
+		return -errno;
+	if (got / 2 >= size)
+		return 0;
+	if (setopt_int(s->fd, SOL_SOCKET, force_opt, size) == 0)
+		return 0;
+	log_warning("%s: %s %d is above the system maximum, using %d "
+	    "(raise net.core.%s or run with CAP_NET_ADMIN)", s->name, what, size, got / 2,
+	    opt == SO_RCVBUF ? "rmem_max" : "wmem_max");
+	return 0;
+}
+
+static int
+join_groups(struct dg_socket *s, const struct sock_conf *c)
+{
+	union sockaddr_any g;
+	socklen_t glen;
+	size_t i;
+
+	for (i = 0; i < c->n_mcast_groups; i++) {
+		if (addr_parse_ip(c->mcast_groups[i], family_of(c->type), 0, &g, &glen) < 0)
+			return -EINVAL;
+		if (g.sa.sa_family == AF_INET) {
+			struct ip_mreqn m = { 0 };
+
+			m.imr_multiaddr = g.in.sin_addr;
+			if (setsockopt(s->fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof(m)) < 0 &&
+			    errno != EADDRINUSE)
+				return -errno;
+		} else {
+			struct ipv6_mreq m = { 0 };
+
+			m.ipv6mr_multiaddr = g.in6.sin6_addr;
+			if (setsockopt(s->fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &m, sizeof(m)) < 0 &&
+			    errno != EADDRINUSE)
+				return -errno;
+		}
+	}
+	return 0;
+}
+
+int
+sock_apply_options(struct dg_socket *s, const struct sock_conf *c)
+{
+	bool v6 = c->type == SOCK_T_UDP6;
+	int r = 0;
+
+	s->max_size = c->max_size;
+	if (c->recv_buffer > 0)
+		r = set_buffer(s, SO_RCVBUF, SO_RCVBUFFORCE, c->recv_buffer, "recv_buffer");
+	if (r == 0 && c->send_buffer > 0)
+		r = set_buffer(s, SO_SNDBUF, SO_SNDBUFFORCE, c->send_buffer, "send_buffer");
+	if (r == 0)
+		r = setopt_int(s->fd, SOL_SOCKET, SO_RXQ_OVFL, 1);
+	if (r < 0 || c->type == SOCK_T_UNIX) {
+		if (r == 0 && c->type == SOCK_T_UNIX) {
+			r = setopt_int(s->fd, SOL_SOCKET, SO_PASSCRED, 1);
+			s->passcred = r == 0;
+		}
+		return r;
+	}
+	if (c->ttl > 0)
+		r = v6 ? setopt_int(s->fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, c->ttl) :
+		    setopt_int(s->fd, IPPROTO_IP, IP_TTL, c->ttl);
+	if (r == 0 && c->broadcast >= 0 && !v6)
+		r = setopt_int(s->fd, SOL_SOCKET, SO_BROADCAST, c->broadcast);
+	if (r == 0 && c->multicast_ttl >= 0)
+		r = v6 ? setopt_int(s->fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, c->multicast_ttl) :
+		    setopt_int(s->fd, IPPROTO_IP, IP_MULTICAST_TTL, c->multicast_ttl);
+	if (r == 0 && c->multicast_loop >= 0)
+		r = v6 ? setopt_int(s->fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, c->multicast_loop) :
+		    setopt_int(s->fd, IPPROTO_IP, IP_MULTICAST_LOOP, c->multicast_loop);
+	if (r == 0)
+		r = v6 ? setopt_int(s->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1) :
+		    setopt_int(s->fd, IPPROTO_IP, IP_PKTINFO, 1);
+	if (r == 0)
+		r = join_groups(s, c);
+	return r;
+}
+
+static struct dg_socket *
+sock_alloc(const struct sock_conf *c)
+{
+	struct dg_socket *s;
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->fd = -1;
+	s->type = c->type;
+	s->max_size = c->max_size;
+	s->name = strdup(c->name);
+	if (s->name == NULL)
+		return mfree(s);
+	return s;
+}
+
+/*
+ * Makes room for a unix socket at path: a stale socket (nobody answers
+ * on it) is removed; a live one or anything that is not a socket is left
+ * alone and reported.
+ */
+static int
+clear_unix_path(const char *path, const union sockaddr_any *a, socklen_t alen)
+{
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	r = connect(fd, &a->sa, alen);
+	r = r == 0 ? -EADDRINUSE : (errno == ECONNREFUSED ? 0 : -errno);
+	safe_close(fd);
+	if (r == 0 && unlink(path) < 0 && errno != ENOENT)
+		r = -errno;
+	return r;
+}
+
+static int
+finish_unix(struct dg_socket *s, const struct sock_conf *c)
+{
+	if (c->mode >= 0 && chmod(c->path, (mode_t)c->mode) < 0)
+		return -errno;
+	if ((c->has_owner || c->has_group) &&
+	    chown(c->path, c->has_owner ? c->owner : (uid_t)-1,
+	    c->has_group ? c->group : (gid_t)-1) < 0)
+		return -errno;
+	(void)s;
+	return 0;
+}
+
+int
+sock_open(const struct sock_conf *c, struct dg_socket **ret, const char **ret_what)
+{
+	struct dg_socket *s;
+	const char *what = "socket";
+	bool is_path;
+	int r;
+
+	s = sock_alloc(c);
+	if (s == NULL)
+		return -ENOMEM;
+	s->fd = socket(family_of(c->type), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	what = "setsockopt";
+	if (c->type == SOCK_T_UDP6) {
+		r = setopt_int(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, c->ipv6_only != 0);
+		if (r < 0)
+			goto fail;
+	}
+	if (c->reuseport) {
+		r = setopt_int(s->fd, SOL_SOCKET, SO_REUSEPORT, 1);
+		if (r < 0)
+			goto fail;
+	}
+	r = sock_apply_options(s, c);
+	if (r < 0)
+		goto fail;
+	is_path = c->type == SOCK_T_UNIX && c->path[0] != '@';
+	if (is_path) {
+		what = "replace stale socket at";
+		r = clear_unix_path(c->path, &c->addr, c->addr_len);
+		if (r < 0)
+			goto fail;
+	}
+	what = "bind";
+	if (bind(s->fd, &c->addr.sa, c->addr_len) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (is_path) {
+		s->created_path = true;
+		s->path = strdup(c->path);
+		if (s->path == NULL) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		what = "set mode/owner of";
+		r = finish_unix(s, c);
+		if (r < 0)
+			goto fail;
+	}
+	s->local_len = sizeof(s->local);
+	if (getsockname(s->fd, &s->local.sa, &s->local_len) < 0) {
+		r = -errno;
+		what = "getsockname";
+		goto fail;
+	}
+	s->wildcard = c->address == NULL ||
+	    (c->type == SOCK_T_UDP4 && c->addr.in.sin_addr.s_addr == htonl(INADDR_ANY)) ||
+	    (c->type == SOCK_T_UDP6 && IN6_IS_ADDR_UNSPECIFIED(&c->addr.in6.sin6_addr));
+	*ret = s;
+	return 0;
+fail:
+	if (ret_what != NULL)
+		*ret_what = what;
+	sock_close(s);
+	return r;
+}
+
+int
+sock_adopt(const struct sock_conf *c, int fd, struct dg_socket **ret)
+{
+	struct dg_socket *s;
+	int type = 0, domain = 0, fl, r;
+	socklen_t len = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return -errno;
+	len = sizeof(domain);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+		return -errno;
+	if (type != SOCK_DGRAM || domain != family_of(c->type))
+		return -EPROTOTYPE;
+	s = sock_alloc(c);
+	if (s == NULL)
+		return -ENOMEM;
+	s->adopted = true;
+	s->local_len = sizeof(s->local);
+	if (getsockname(fd, &s->local.sa, &s->local_len) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (c->type == SOCK_T_UNIX &&
+	    !addr_equal(&s->local.sa, s->local_len, &c->addr.sa, c->addr_len)) {
+		r = -EPROTOTYPE;
+		goto fail;
+	}
+	/* systemd passes blocking sockets; the reactor must never block. */
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	s->fd = fd;
+	r = sock_apply_options(s, c);
+	if (r < 0) {
+		s->fd = -1;
+		goto fail;
+	}
+	s->wildcard = true;
+	*ret = s;
+	return 0;
+fail:
+	sock_close(s);
+	return r;
+}
+
+static void
+reply_flush(struct dg_socket *s)
+{
+	unsigned i = 0;
+	int n;
+
+	while (i < s->n_out) {
+		n = sendmmsg(s->fd, s->out_msgs + i, s->n_out - i, 0);
+		if (n > 0) {
+			s->stats.sent += (unsigned)n;
+			i += (unsigned)n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == ENOBUFS) {
+			/* The peer or our send buffer is full: drop, never wait. */
+			s->stats.dropped += s->n_out - i;
+			break;
+		}
+		/* This one failed (its peer vanished, say): count it, send the rest. */
+		s->stats.send_errors++;
+		i++;
+	}
+	s->n_out = 0;
+}
+
+static void
+read_cmsgs(struct dg_socket *s, struct msghdr *mh, struct slot_info *si, const struct ucred **cred)
+{
+	struct cmsghdr *cm;
+	uint32_t ovfl;
+
+	si->family = 0;
+	*cred = NULL;
+	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+			memcpy(&si->pi4, CMSG_DATA(cm), sizeof(si->pi4));
+			si->family = AF_INET;
+		} else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+			memcpy(&si->pi6, CMSG_DATA(cm), sizeof(si->pi6));
+			si->family = AF_INET6;
+		} else if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_RXQ_OVFL) {
+			memcpy(&ovfl, CMSG_DATA(cm), sizeof(ovfl));
+			s->last_ovfl = ovfl;
+		} else if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS) {
+			memcpy(&si->cred, CMSG_DATA(cm), sizeof(si->cred));
+			*cred = &si->cred;
+		} else if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			/* A unix sender passed descriptors: never keep them. */
+			size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int), i;
+			int fd;
+
+			for (i = 0; i < n; i++) {
+				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
+				safe_close(fd);
+			}
+		}
+	}
+	s->stats.kernel_drops = s->last_ovfl;
+}
+
+static void
+on_readable(struct reactor_watch *w, int fd, uint32_t events, void *userdata)
+{
+	struct dg_socket *s = userdata;
+	struct recv_area *a = s->area;
+	const struct ucred *cred;
+	struct timespec now;
+	struct dgram d;
+	unsigned i;
+	int n;
+
+	(void)w;
+	(void)events;
+	for (i = 0; i < a->batch; i++) {
+		a->iov[i].iov_base = a->bufs + (size_t)i * a->slot_size;
+		a->iov[i].iov_len = (size_t)s->max_size + 1;
+		a->msgs[i].msg_hdr.msg_iov = &a->iov[i];
+		a->msgs[i].msg_hdr.msg_iovlen = 1;
+		a->msgs[i].msg_hdr.msg_name = &a->names[i];
+		a->msgs[i].msg_hdr.msg_namelen = sizeof(a->names[i]);
+		a->msgs[i].msg_hdr.msg_control = a->ctrl + (size_t)i * RECV_CTRL;
+		a->msgs[i].msg_hdr.msg_controllen = RECV_CTRL;
+		a->msgs[i].msg_hdr.msg_flags = 0;
+	}
+	/* One batch per wakeup: level-triggered epoll brings us back for the rest. */
+	n = recvmmsg(fd, a->msgs, a->batch, MSG_TRUNC | MSG_CMSG_CLOEXEC, NULL);
+	if (n <= 0)
+		return;	/* EAGAIN, EINTR, or an error report consumed: nothing to do */
+	(void)clock_gettime(CLOCK_REALTIME, &now);
+	for (i = 0; i < (unsigned)n; i++) {
+		struct msghdr *mh = &a->msgs[i].msg_hdr;
+		size_t len = a->msgs[i].msg_len;
+
+		s->stats.received++;
+		s->stats.bytes += len;
+		read_cmsgs(s, mh, &a->info[i], &cred);
+		if ((mh->msg_flags & MSG_TRUNC) || len > s->max_size) {
+			s->stats.truncated++;
+			continue;
+		}
+		d.data = a->iov[i].iov_base;
+		d.len = len;
+		/* An unbound unix sender has no address (msg_namelen 0 or just the family). */
+		if (mh->msg_namelen == 0 || (a->names[i].sa.sa_family == AF_UNIX &&
+		    mh->msg_namelen <= offsetof(struct sockaddr_un, sun_path))) {
+			d.peer = NULL;
+			d.peer_len = 0;
+		} else {
+			d.peer = &a->names[i].sa;
+			d.peer_len = mh->msg_namelen;
+		}
+		d.cred = cred;
+		d.rtime = &now;
+		d.sock = s;
+		d.local = a->info[i].family != 0 ? &a->info[i] : NULL;
+		s->dispatch(s->userdata, &d);
+	}
+	if (s->n_out > 0)
+		reply_flush(s);
+	if (s->batch_end != NULL)
+		s->batch_end(s->userdata);
+}
+
+static int
+alloc_replies(struct dg_socket *s, unsigned batch)
+{
+	struct mmsghdr *m;
+	struct iovec *iov;
+	uint8_t *ctrl;
+
+	if (s->out_cap == batch)
+		return 0;
+	m = calloc(batch, sizeof(*m));
+	iov = calloc(batch, sizeof(*iov));
+	ctrl = calloc(batch, REPLY_CTRL);
+	if (m == NULL || iov == NULL || ctrl == NULL) {
+		free(m);
+		free(iov);
+		free(ctrl);
+		return -ENOMEM;
+	}
+	free(s->out_msgs);
+	free(s->out_iov);
+	free(s->out_ctrl);
+	s->out_msgs = m;
+	s->out_iov = iov;
+	s->out_ctrl = ctrl;
+	s->out_cap = batch;
+	s->n_out = 0;
+	return 0;
+}
+
+int
+sock_rebind_area(struct dg_socket *s, struct recv_area *area)
+{
+	int r;
+
+	r = alloc_replies(s, area->batch);
+	if (r < 0)
+		return r;
+	s->area = area;
+	return 0;
+}
+
+int
+sock_start(struct dg_socket *s, struct reactor *r, struct recv_area *area,
+    sock_dispatch_fn dispatch, sock_batch_end_fn batch_end, void *userdata)
+{
+	int rc;
+
+	rc = sock_rebind_area(s, area);
+	if (rc < 0)
+		return rc;
+	s->dispatch = dispatch;
+	s->batch_end = batch_end;
+	s->userdata = userdata;
+	s->reactor = r;
+	if (s->watch == NULL)
+		return reactor_add_fd(r, s->fd, REACTOR_IN, on_readable, s, &s->watch);
+	return 0;
+}
+
+static struct dg_socket *
+sock_release(struct dg_socket *s, bool close_fd)
+{
+	if (s == NULL)
+		return NULL;
+	if (s->watch != NULL)
+		s->watch = reactor_del_fd(s->reactor, s->watch);
+	if (close_fd)
+		s->fd = safe_close(s->fd);
+	if (close_fd && s->created_path && !s->adopted && s->path != NULL)
+		(void)unlink(s->path);
+	free(s->path);
+	free(s->name);
+	free(s->out_msgs);
+	free(s->out_iov);
+	free(s->out_ctrl);
+	free(s);
+	return NULL;
+}
+
+struct dg_socket *
+sock_close(struct dg_socket *s)
+{
+	return sock_release(s, true);
+}
+
+struct dg_socket *
+sock_forget(struct dg_socket *s)
+{
+	return sock_release(s, false);
+}
+
+const char *
+sock_address(const struct dg_socket *s, char *buf, size_t size)
+{
+	return addr_format(&s->local.sa, s->local_len, buf, size);
+}
+
+int
+sock_reply(struct dg_socket *s, const struct dgram *d)
+{
+	const struct slot_info *si = d->local;
+	struct mmsghdr *m;
+	struct msghdr *mh;
+	struct cmsghdr *cm;
+
+	if (d->peer == NULL)
+		return -EDESTADDRREQ;
+	if (s->n_out == s->out_cap)
+		reply_flush(s);	/* cannot happen with one reply per datagram; be safe */
+	m = &s->out_msgs[s->n_out];
+	mh = &m->msg_hdr;
+	memset(m, 0, sizeof(*m));
+	s->out_iov[s->n_out].iov_base = (void *)(uintptr_t)d->data;
+	s->out_iov[s->n_out].iov_len = d->len;
+	mh->msg_iov = &s->out_iov[s->n_out];
+	mh->msg_iovlen = 1;
+	mh->msg_name = (void *)(uintptr_t)d->peer;
+	mh->msg_namelen = d->peer_len;
+	if (s->wildcard && si != NULL) {
+		/* Answer from the address the request was sent to. */
+		mh->msg_control = s->out_ctrl + (size_t)s->n_out * REPLY_CTRL;
+		cm = (struct cmsghdr *)mh->msg_control;
+		if (si->family == AF_INET) {
+			struct in_pktinfo pi = { 0 };
+
+			pi.ipi_spec_dst = si->pi4.ipi_spec_dst;
+			mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+			cm->cmsg_level = IPPROTO_IP;
+			cm->cmsg_type = IP_PKTINFO;
+			cm->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		} else {
+			struct in6_pktinfo pi = { 0 };
+
+			if (!IN6_IS_ADDR_MULTICAST(&si->pi6.ipi6_addr))
+				pi.ipi6_addr = si->pi6.ipi6_addr;
+			pi.ipi6_ifindex = si->pi6.ipi6_ifindex;
+			mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+			cm->cmsg_level = IPPROTO_IPV6;
+			cm->cmsg_type = IPV6_PKTINFO;
+			cm->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		}
+	}
+	s->n_out++;
+	return 0;
+}
+
+void
+sock_stats(const struct dg_socket *s, struct strbuf *sb)
+{
+	const struct dg_stats *st = &s->stats;
+
+	strbuf_printf(sb, " received=%llu bytes=%llu truncated=%llu denied=%llu limited=%llu"
+	    " kernel_drops=%llu sent=%llu send_errors=%llu dropped=%llu",
+	    (unsigned long long)st->received, (unsigned long long)st->bytes,
+	    (unsigned long long)st->truncated, (unsigned long long)st->denied,
+	    (unsigned long long)st->limited, (unsigned long long)st->kernel_drops,
+	    (unsigned long long)st->sent, (unsigned long long)st->send_errors,
+	    (unsigned long long)st->dropped);
+}

@@ -1,0 +1,117 @@
+/*
+ * sock.h: listening sockets (udp4, udp6, unix_dgram): open, bind or adopt,
+ * options, batched receive into one shared area, batched replies; and
+ * outbound sockets for forwarding (sock_out_*, in sock_out.c).
+ */
+#ifndef DGRAMD_SOCK_H
+#define DGRAMD_SOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "conf.h"
+
+struct reactor;
+struct reactor_watch;
+struct dgram;
+struct strbuf;
+
+/* Per-socket counters; names as in the stats line. */
+struct dg_stats {
+	uint64_t	received;
+	uint64_t	bytes;
+	uint64_t	truncated;
+	uint64_t	denied;
+	uint64_t	limited;
+	uint64_t	kernel_drops;
+	uint64_t	sent;
+	uint64_t	send_errors;
+	uint64_t	dropped;
+};
+
+/*
+ * The receive area shared by every socket: batch slots of slot_size bytes
+ * plus names and control space, allocated once. Owned by the daemon.
+ */
+struct recv_area;
+
+/* Allocates an area for batch datagrams of up to max_size bytes. 0 or -errno. */
+int	sock_area_new(unsigned batch, size_t max_size, struct recv_area **ret);
+struct recv_area *sock_area_free(struct recv_area *a);
+unsigned	sock_area_batch(const struct recv_area *a);
+size_t		sock_area_max_size(const struct recv_area *a);
+
+/* Called for each datagram received; d is lent for this call. */
+typedef void (*sock_dispatch_fn)(void *userdata, const struct dgram *d);
+/* Called after each receive batch (d->data of the batch stay valid until then). */
+typedef void (*sock_batch_end_fn)(void *userdata);
+
+/* A listening socket. Owned by the daemon. */
+struct dg_socket {
+	char			*name;
+	enum sock_type		 type;
+	int			 fd;
+	bool			 adopted;	/* from systemd: never unlinked or shut down */
+	bool			 created_path;	/* dgramd created the unix file: remove it */
+	char			*path;		/* unix path to remove, or NULL */
+	union sockaddr_any	 local;		/* what it is bound to (the real port) */
+	socklen_t		 local_len;
+	bool			 wildcard;	/* bound to all addresses: reply via pktinfo */
+	bool			 passcred;
+	uint32_t		 max_size;
+	struct dg_stats		 stats;
+	uint32_t		 last_ovfl;	/* last SO_RXQ_OVFL value seen */
+	struct reactor		*reactor;
+	struct reactor_watch	*watch;
+	struct recv_area	*area;
+	sock_dispatch_fn	 dispatch;
+	sock_batch_end_fn	 batch_end;
+	void			*userdata;
+	/* Replies queued during a batch, sent with one sendmmsg at its end. */
+	struct mmsghdr		*out_msgs;
+	struct iovec		*out_iov;
+	uint8_t			*out_ctrl;
+	unsigned		 n_out;
+	unsigned		 out_cap;
+	bool			 out_full_logged;
+};
+
+/*
+ * Creates, configures and binds the socket c declares. Nothing is left on
+ * disk on failure. Returns 0 or -errno; *ret_what names the step that
+ * failed ("bind", "socket", ...).
+ */
+int	sock_open(const struct sock_conf *c, struct dg_socket **ret, const char **ret_what);
+/*
+ * Takes over fd (from systemd): checks it is a datagram socket of c's
+ * family (and path, for unix), applies c's options. Returns 0, -EPROTOTYPE
+ * for the wrong type/family/path, or -errno.
+ */
+int	sock_adopt(const struct sock_conf *c, int fd, struct dg_socket **ret);
+/* Applies c's options (ttl, broadcast, buffers...) to an open socket. */
+int	sock_apply_options(struct dg_socket *s, const struct sock_conf *c);
+/* Starts receiving through area; dispatch/batch_end get userdata. */
+int	sock_start(struct dg_socket *s, struct reactor *r, struct recv_area *area,
+	    sock_dispatch_fn dispatch, sock_batch_end_fn batch_end, void *userdata);
+/* Changes the area and callbacks of a started socket (reload). */
+int	sock_rebind_area(struct dg_socket *s, struct recv_area *area);
+/* Stops watching, closes, removes the unix file dgramd created; NULL-safe. */
+struct dg_socket *sock_close(struct dg_socket *s);
+/* Like sock_close, but keeps the fd open (it was handed over to the caller). */
+struct dg_socket *sock_forget(struct dg_socket *s);
+/* Formats the bound address as the listening line shows it. */
+const char	*sock_address(const struct dg_socket *s, char *buf, size_t size);
+
+/*
+ * Queues d's bytes back to d's sender, from the address d arrived on; the
+ * reply goes out at the end of the batch. Returns 0, -EDESTADDRREQ for a
+ * sender without an address, or -errno.
+ */
+int	sock_reply(struct dg_socket *s, const struct dgram *d);
+
+/* Appends the socket's counters (" received=N ...") to sb. */
+void	sock_stats(const struct dg_socket *s, struct strbuf *sb);
+
+#endif
