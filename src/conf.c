@@ -641,7 +641,7 @@ check_sock(const config_setting_t *g, struct sock_conf *sc, struct conf_err *err
 {
 	static const char *const udp_only[] = {
 		"address", "port", "ttl", "broadcast", "multicast_ttl", "multicast_loop",
-		"multicast_groups", "ipv6_only", "allow",
+		"multicast_groups", "ipv6_only", "allow", "reuseport",
 	};
 	static const char *const unix_only[] = {
 		"path", "mode", "owner", "group", "allow_uids", "allow_gids",

@@ -1,0 +1,168 @@
+/*
+ * test-reactor.c: the event loop stepped one turn at a time over pipes:
+ * readiness, a watcher deleting itself and another, interest changes,
+ * timers, signals and before-sleep hooks.
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "reactor.h"
+
+struct counts {
+	struct reactor		*r;
+	struct reactor_watch	*self;
+	struct reactor_watch	*other;
+	int			 calls;
+	int			 hooks;
+	int			 signals;
+	int			 timers;
+};
+
+static void
+on_read(struct reactor_watch *w, int fd, uint32_t events, void *ud)
+{
+	struct counts *c = ud;
+	char b;
+
+	(void)w;
+	ck_assert(events & REACTOR_IN);
+	ck_assert_int_eq(read(fd, &b, 1), 1);
+	c->calls++;
+}
+
+static void
+on_read_delete_both(struct reactor_watch *w, int fd, uint32_t events, void *ud)
+{
+	struct counts *c = ud;
+
+	(void)fd;
+	(void)events;
+	c->calls++;
+	reactor_del_fd(c->r, w);
+	if (c->other != NULL)
+		c->other = reactor_del_fd(c->r, c->other);
+}
+
+START_TEST(test_readiness)
+{
+	struct counts c = { 0 };
+	int p[2];
+
+	ck_assert_int_eq(reactor_new(&c.r), 0);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(reactor_add_fd(c.r, p[0], REACTOR_IN, on_read, &c, &c.self), 0);
+	ck_assert_int_eq(reactor_run_once(c.r, 0), 0);
+	ck_assert_int_eq(c.calls, 0);
+	ck_assert_int_eq(write(p[1], "ab", 2), 2);
+	ck_assert_int_eq(reactor_run_once(c.r, 1000), 1);
+	ck_assert_int_eq(c.calls, 1);
+	/* Level-triggered: the second byte brings the callback back. */
+	ck_assert_int_eq(reactor_run_once(c.r, 1000), 1);
+	ck_assert_int_eq(c.calls, 2);
+	/* No interest, no callback. */
+	ck_assert_int_eq(write(p[1], "c", 1), 1);
+	ck_assert_int_eq(reactor_mod_fd(c.r, c.self, 0), 0);
+	ck_assert_int_eq(reactor_run_once(c.r, 0), 0);
+	ck_assert_int_eq(c.calls, 2);
+	reactor_del_fd(c.r, c.self);
+	close(p[0]);
+	close(p[1]);
+	reactor_free(c.r);
+}
+END_TEST
+
+START_TEST(test_delete_self_and_other_in_callback)
+{
+	struct counts c = { 0 };
+	int p[2], q[2];
+
+	ck_assert_int_eq(reactor_new(&c.r), 0);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(pipe(q), 0);
+	ck_assert_int_eq(reactor_add_fd(c.r, p[0], REACTOR_IN, on_read_delete_both, &c, NULL), 0);
+	ck_assert_int_eq(reactor_add_fd(c.r, q[0], REACTOR_IN, on_read_delete_both, &c,
+	    &c.other), 0);
+	/* Both ready in the same turn: whichever runs first deletes the other. */
+	ck_assert_int_eq(write(p[1], "a", 1), 1);
+	ck_assert_int_eq(write(q[1], "a", 1), 1);
+	ck_assert_int_eq(reactor_run_once(c.r, 1000), 2);
+	ck_assert_int_eq(c.calls, 1);
+	ck_assert_int_eq(reactor_run_once(c.r, 0), 0);
+	ck_assert_int_eq(c.calls, 1);
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
+	reactor_free(c.r);
+}
+END_TEST
+
+static void
+on_hook(void *ud)
+{
+	((struct counts *)ud)->hooks++;
+}
+
+static void
+on_timer(void *ud)
+{
+	struct counts *c = ud;
+
+	c->timers++;
+	if (c->timers == 3)
+		reactor_stop(c->r);
+}
+
+static void
+on_signal(int signo, void *ud)
+{
+	struct counts *c = ud;
+
+	ck_assert_int_eq(signo, SIGUSR1);
+	c->signals++;
+}
+
+START_TEST(test_hooks_timers_signals)
+{
+	struct counts c = { 0 };
+
+	ck_assert_int_eq(reactor_new(&c.r), 0);
+	ck_assert_int_eq(reactor_on_before_sleep(c.r, on_hook, &c), 0);
+	ck_assert_int_eq(reactor_add_signal(c.r, SIGUSR1, on_signal, &c), 0);
+	ck_assert_int_eq(reactor_run_once(c.r, 0), 0);
+	ck_assert_int_eq(c.hooks, 1);
+	ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+	ck_assert_int_eq(reactor_run_once(c.r, 1000), 1);
+	ck_assert_int_eq(c.signals, 1);
+	ck_assert_int_eq(reactor_add_timer(c.r, 10, on_timer, &c, NULL), 0);
+	ck_assert_int_eq(reactor_run(c.r), 0);
+	ck_assert_int_eq(c.timers, 3);
+	ck_assert_int_ge(c.hooks, 4);
+	reactor_del_before_sleep(c.r, on_hook, &c);
+	c.hooks = 0;
+	(void)reactor_run_once(c.r, 0);
+	ck_assert_int_eq(c.hooks, 0);
+	reactor_free(c.r);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("reactor");
+	TCase *tc = tcase_create("reactor");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_readiness);
+	tcase_add_test(tc, test_delete_self_and_other_in_callback);
+	tcase_add_test(tc, test_hooks_timers_signals);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
