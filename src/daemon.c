@@ -556,6 +556,8 @@ daemon_reload(struct daemon *d)
 	for (i = 0; i < d->n_slots; i++)
 		if (opened[i] != NULL)
 			print_listening(d->slots[i].sock);
+	/* SIGHUP also serves logrotate: reopen every log file. */
+	reopen_all(d);
 	log_info("reloaded %s (%zu sockets)", d->file, d->n_slots);
 	free(kept);
 	free(opened);
