@@ -207,6 +207,18 @@ cidr_parse(const char *s, struct cidr *ret)
 		else if (i * 8 + 8 > p)
 			c.net[i] &= (uint8_t)(0xff << (8 - (p - i * 8)));
 	}
+	/*
+	 * cidr_match matches an IPv4-mapped sender as IPv4, so a rule within
+	 * ::ffff:0:0/96 is kept as the IPv4 rule it stands for; otherwise it
+	 * could never match anyone.
+	 */
+	if (c.family == AF_INET6 && p >= 96 &&
+	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(const void *)c.net)) {
+		c.family = AF_INET;
+		c.prefix = (uint8_t)(p - 96);
+		memmove(c.net, c.net + 12, 4);
+		memset(c.net + 4, 0, 12);
+	}
 	*ret = c;
 	return 0;
 }

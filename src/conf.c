@@ -509,13 +509,168 @@ key_mcast_groups(const config_setting_t *g, const config_setting_t *s, struct so
 	return 0;
 }
 
+/* The list s as n elements (a list or an array); -EINVAL with err set. */
 static int
-key_not_yet(const config_setting_t *g, const config_setting_t *s, struct sock_conf *sc,
+list_of(const config_setting_t *s, int *ret_n, struct conf_err *err)
+{
+	char got[80];
+
+	if (!config_setting_is_aggregate(s) || config_setting_type(s) == CONFIG_TYPE_GROUP)
+		return conf_err_set(err, s, "must be a list [ ... ], got %s",
+		    describe(s, got, sizeof(got)));
+	*ret_n = config_setting_length(s);
+	return 0;
+}
+
+/* allow: sender CIDRs; an empty list lets no one in. */
+static int
+key_allow(const config_setting_t *g, const config_setting_t *s, struct sock_conf *sc,
     struct conf_err *err)
 {
+	const char *v = NULL;
+	int i, n;
+
 	(void)g;
-	(void)sc;
-	return conf_err_set(err, s, "not supported by this version of dgramd");
+	if (list_of(s, &n, err) < 0)
+		return -EINVAL;
+	sc->allow = calloc((size_t)n + 1, sizeof(*sc->allow));
+	if (sc->allow == NULL)
+		return -ENOMEM;
+	sc->has_allow = true;
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+
+		if (string_of(e, &v, err) < 0)
+			return -EINVAL;
+		if (cidr_parse(v, &sc->allow[i]) < 0)
+			return conf_err_set(err, e, "must be an address or CIDR such as "
+			    "\"10.0.0.0/8\" or \"::1\", got \"%.60s\"", v);
+		sc->n_allow++;
+	}
+	return 0;
+}
+
+/* An id list element: a number or a name looked up with by_name. */
+static int
+id_of(const config_setting_t *e, bool user, uint32_t *ret, struct conf_err *err)
+{
+	const char *name = NULL;
+	struct passwd *pw;
+	struct group *gr;
+	char got[80];
+	long long v;
+
+	if (int_of(e, &v) == 0) {
+		if (v < 0 || v >= UINT32_MAX)
+			return conf_err_set(err, e, "must be a %s name or %s 0..%u, got %lld",
+			    user ? "user" : "group", user ? "uid" : "gid", UINT32_MAX - 1, v);
+		*ret = (uint32_t)v;
+		return 0;
+	}
+	if (config_setting_type(e) != CONFIG_TYPE_STRING)
+		return conf_err_set(err, e, "must be a %s name or %s, got %s",
+		    user ? "user" : "group", user ? "uid" : "gid", describe(e, got, sizeof(got)));
+	name = config_setting_get_string(e);
+	if (user) {
+		pw = getpwnam(name);
+		if (pw == NULL)
+			return conf_err_set(err, e, "no such user \"%.60s\"", name);
+		*ret = pw->pw_uid;
+	} else {
+		gr = getgrnam(name);
+		if (gr == NULL)
+			return conf_err_set(err, e, "no such group \"%.60s\"", name);
+		*ret = gr->gr_gid;
+	}
+	return 0;
+}
+
+/* allow_uids / allow_gids: a non-NULL array (even empty) means the list is set. */
+static int
+id_list(const config_setting_t *s, bool user, uint32_t **ret, size_t *ret_n,
+    struct conf_err *err)
+{
+	uint32_t *ids;
+	int i, n;
+
+	if (list_of(s, &n, err) < 0)
+		return -EINVAL;
+	ids = calloc((size_t)n + 1, sizeof(*ids));
+	if (ids == NULL)
+		return -ENOMEM;
+	*ret = ids;
+	for (i = 0; i < n; i++) {
+		if (id_of(config_setting_get_elem(s, (unsigned)i), user, &ids[i], err) < 0)
+			return -EINVAL;
+		(*ret_n)++;
+	}
+	return 0;
+}
+
+static int
+key_allow_uids(const config_setting_t *g, const config_setting_t *s, struct sock_conf *sc,
+    struct conf_err *err)
+{
+	_Static_assert(sizeof(uid_t) == sizeof(uint32_t), "uid_t is 32 bits");
+	(void)g;
+	return id_list(s, true, (uint32_t **)&sc->allow_uids, &sc->n_allow_uids, err);
+}
+
+static int
+key_allow_gids(const config_setting_t *g, const config_setting_t *s, struct sock_conf *sc,
+    struct conf_err *err)
+{
+	_Static_assert(sizeof(gid_t) == sizeof(uint32_t), "gid_t is 32 bits");
+	(void)g;
+	return id_list(s, false, (uint32_t **)&sc->allow_gids, &sc->n_allow_gids, err);
+}
+
+/* rate_limit = { rate = N; burst = M; per_source = BOOL; sources = K; } */
+static int
+key_rate_limit(const config_setting_t *g, const config_setting_t *s, struct sock_conf *sc,
+    struct conf_err *err)
+{
+	static const char *const keys[] = { "rate", "burst", "per_source", "sources", NULL };
+	struct rate_limit_conf *rl = &sc->rate_limit;
+	char got[80];
+	long long v;
+	int r;
+
+	(void)g;
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+		return conf_err_set(err, s, "must be a group { rate = N; ... }, got %s",
+		    describe(s, got, sizeof(got)));
+	if (config_setting_get_member(s, "type") != NULL)
+		return conf_err_set(err, config_setting_get_member(s, "type"), "unknown setting");
+	r = conf_check_keys(s, keys, err);
+	if (r < 0)
+		return r;
+	r = conf_get_int(s, "rate", 1, 1000000000, &v, err);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return conf_err_key(err, s, "rate", "missing (datagrams per second, >= 1)");
+	rl->rate = (uint32_t)v;
+	rl->burst = rl->rate;
+	r = conf_get_int(s, "burst", 1, 1000000000, &v, err);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		rl->burst = (uint32_t)v;
+	r = conf_get_bool(s, "per_source", &rl->per_source, err);
+	if (r < 0)
+		return r;
+	rl->sources = 4096;
+	r = conf_get_int(s, "sources", 1, 1048576, &v, err);
+	if (r < 0)
+		return r;
+	if (r > 0 && !rl->per_source)
+		return conf_err_set(err, config_setting_get_member(s, "sources"),
+		    "applies only with per_source = true");
+	if (r > 0)
+		rl->sources = (uint32_t)v;
+	rl->set = true;
+	return 0;
 }
 
 static int key_handlers(const config_setting_t *g, const config_setting_t *s,
@@ -548,10 +703,10 @@ static const struct sock_key sock_keys[] = {
 	INT_KEY("recv_buffer", recv_buffer, 1024, INT_MAX / 2),
 	INT_KEY("send_buffer", send_buffer, 1024, INT_MAX / 2),
 	{ "max_size", NULL, 0, 1, 65535 },	/* uint32_t: see parse_sock */
-	FN_KEY("allow", key_not_yet),
-	FN_KEY("allow_uids", key_not_yet),
-	FN_KEY("allow_gids", key_not_yet),
-	FN_KEY("rate_limit", key_not_yet),
+	FN_KEY("allow", key_allow),
+	FN_KEY("allow_uids", key_allow_uids),
+	FN_KEY("allow_gids", key_allow_gids),
+	FN_KEY("rate_limit", key_rate_limit),
 	FN_KEY("handlers", key_handlers),
 };
 

@@ -8,16 +8,32 @@
 #include "conf.h"
 #include "handler.h"
 
+struct ratelimit;
 struct reactor;
+struct reactor_watch;
 struct strbuf;
 
-/* Owned by the daemon, one per socket; owns its handlers. */
+/* Owned by the daemon, one per socket; owns its handlers and its limiter. */
 struct route {
 	const struct sock_conf	*conf;	/* owned by the daemon's current conf */
 	struct dg_socket	*sock;
 	struct handler		**handlers;
 	size_t			 n_handlers;
 	struct log_ratelimit	*err_rl;
+	struct reactor		*reactor;
+	/* rate_limit: the buckets, and a timer that runs while dropping. */
+	struct ratelimit	*rl;
+	struct reactor_watch	*rl_timer;
+	uint64_t		 rl_reported_ns;	/* last "still dropping" line */
+	uint64_t		 now_ns;	/* CLOCK_MONOTONIC, read once per batch */
+	bool			 now_valid;
+	/*
+	 * Across a reload, the route that copied this one's limiter state
+	 * (or the one it was copied from), so that the drop episode is
+	 * reported once, by whichever of the two lives on.
+	 */
+	struct route		*rl_successor;
+	struct route		*rl_predecessor;
 };
 
 /*
