@@ -95,5 +95,6 @@ int	handler_new(const struct handler_conf *hc, const struct sock_conf *sc,
 struct handler	*handler_free(struct handler *h);
 
 extern const struct handler_ops echo_handler_ops;
+extern const struct handler_ops log_handler_ops;
 
 #endif

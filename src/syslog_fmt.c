@@ -1,0 +1,770 @@
+/*
+ * syslog_fmt.c: RFC 3164 / RFC 5424 parsing and line formatting. Pure and
+ * per-datagram cheap: no allocation, no printf, no system call (localtime_r
+ * runs once a second through struct syslog_clock).
+ *
+ * The parser follows what real senders put on the wire rather than the
+ * letter of the RFCs (compare journald's syslog_parse_identifier() and
+ * rsyslog's legacy parser): glibc syslog(3) and logger on a local socket
+ * send "<PRI>Mmm dd hh:mm:ss TAG[PID]: MSG" with no host; python's
+ * SysLogHandler sends "<PRI>MSG\0"; logger --rfc5424 sends the full header.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "syslog_fmt.h"
+
+static const char *const facility_names[SYSLOG_N_FACILITIES] = {
+	"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
+	"authpriv", "ftp", "ntp", "security", "console", "solaris-cron",
+	"local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+};
+
+static const char *const severity_names[SYSLOG_N_SEVERITIES] = {
+	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+};
+
+static const char *const months[12] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+};
+
+static const char hexdigits[] = "0123456789abcdef";
+
+/*
+ * How each ASCII byte is written. C-style: 0 = as is, 'x' = \xHH, else a
+ * backslash and that letter. JSON: 0 = as is, 'u' = \u00XX, else a
+ * backslash and that letter.
+ */
+static const char esc_c[128] = {
+	['\0'] = 'x', [0x01 ... 0x08] = 'x', ['\t'] = 't', ['\n'] = 'n', [0x0b] = 'x',
+	[0x0c] = 'x', ['\r'] = 'r', [0x0e ... 0x1f] = 'x', ['\\'] = '\\', [0x7f] = 'x',
+};
+
+static const char esc_json[128] = {
+	['\0'] = 'u', [0x01 ... 0x07] = 'u', ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n',
+	[0x0b] = 'u', ['\f'] = 'f', ['\r'] = 'r', [0x0e ... 0x1f] = 'u', ['"'] = '"',
+	['\\'] = '\\',
+};
+
+const char *
+syslog_facility_name(int facility)
+{
+	if (facility < 0 || facility >= SYSLOG_N_FACILITIES)
+		return NULL;
+	return facility_names[facility];
+}
+
+const char *
+syslog_severity_name(int severity)
+{
+	if (severity < 0 || severity >= SYSLOG_N_SEVERITIES)
+		return NULL;
+	return severity_names[severity];
+}
+
+int
+syslog_facility_from_string(const char *s)
+{
+	int i;
+
+	for (i = 0; i < SYSLOG_N_FACILITIES; i++)
+		if (strcmp(facility_names[i], s) == 0)
+			return i;
+	return -EINVAL;
+}
+
+int
+syslog_severity_from_string(const char *s)
+{
+	static const struct {
+		const char	*name;
+		int		 sev;
+	} aliases[] = { { "panic", 0 }, { "error", 3 }, { "warn", 4 } };
+	size_t i;
+
+	for (i = 0; i < SYSLOG_N_SEVERITIES; i++)
+		if (strcmp(severity_names[i], s) == 0)
+			return (int)i;
+	for (i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+		if (strcmp(aliases[i].name, s) == 0)
+			return aliases[i].sev;
+	return -EINVAL;
+}
+
+/* --- parsing --------------------------------------------------------------- */
+
+size_t
+syslog_strip_len(const uint8_t *data, size_t len)
+{
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' ||
+	    data[len - 1] == '\0'))
+		len--;
+	return len;
+}
+
+static bool
+is_digit(uint8_t c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Parses "<N>" (N 0..191, 1-3 digits) at p; returns its length or 0. */
+static size_t
+parse_pri(const uint8_t *p, size_t n, int *ret)
+{
+	size_t i;
+	int v = 0;
+
+	if (n < 3 || p[0] != '<')
+		return 0;
+	for (i = 1; i < n && i <= 3 && is_digit(p[i]); i++)
+		v = v * 10 + (p[i] - '0');
+	if (i == 1 || i >= n || p[i] != '>' || v > 191)
+		return 0;
+	*ret = v;
+	return i + 1;
+}
+
+int
+syslog_parse_pri(const uint8_t *data, size_t len)
+{
+	int pri = SYSLOG_PRI_DEFAULT;
+
+	(void)parse_pri(data, len, &pri);
+	return pri;
+}
+
+/* Length of the token at p (up to a space or the end). */
+static size_t
+token_len(const uint8_t *p, size_t n)
+{
+	const uint8_t *sp = memchr(p, ' ', n);
+
+	return sp != NULL ? (size_t)(sp - p) : n;
+}
+
+static bool
+digits(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!is_digit(p[i]))
+			return false;
+	return true;
+}
+
+/* "hh:mm:ss" */
+static bool
+is_clock(const uint8_t *p, size_t n)
+{
+	return n >= 8 && digits(p, 2) && p[2] == ':' && digits(p + 3, 2) && p[5] == ':' &&
+	    digits(p + 6, 2);
+}
+
+/*
+ * An RFC 3164 timestamp "Mmm dd hh:mm:ss" (day space-padded or not),
+ * tolerating fractional seconds and a year before the time
+ * ("Mmm dd yyyy hh:mm:ss"). Returns its length or 0.
+ */
+static size_t
+ts_3164(const uint8_t *p, size_t n)
+{
+	size_t i, m;
+
+	if (n < 14)
+		return 0;
+	for (m = 0; m < 12; m++)
+		if (memcmp(p, months[m], 3) == 0)
+			break;
+	if (m == 12 || p[3] != ' ')
+		return 0;
+	i = 4;
+	if (p[i] == ' ')
+		i++;
+	if (i < n && is_digit(p[i]))
+		i++;
+	if (i < n && is_digit(p[i]))
+		i++;
+	if (i == 4 || i >= n || p[i] != ' ' || !is_digit(p[i - 1]))
+		return 0;
+	i++;
+	if (n - i >= 5 && digits(p + i, 4) && p[i + 4] == ' ')
+		i += 5;
+	if (!is_clock(p + i, n - i))
+		return 0;
+	i += 8;
+	if (i + 1 < n && p[i] == '.' && is_digit(p[i + 1]))
+		for (i++; i < n && is_digit(p[i]); i++)
+			;
+	return i;
+}
+
+/* An RFC 3339 timestamp "yyyy-mm-ddThh:mm:ss[.frac](Z|+hh:mm)"; its length or 0. */
+static size_t
+ts_3339(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	if (n < 20 || !digits(p, 4) || p[4] != '-' || !digits(p + 5, 2) || p[7] != '-' ||
+	    !digits(p + 8, 2) || (p[10] != 'T' && p[10] != 't') || !is_clock(p + 11, n - 11))
+		return 0;
+	i = 19;
+	if (i + 1 < n && p[i] == '.' && is_digit(p[i + 1]))
+		for (i++; i < n && is_digit(p[i]); i++)
+			;
+	if (i < n && (p[i] == 'Z' || p[i] == 'z'))
+		return i + 1;
+	if (n - i >= 6 && (p[i] == '+' || p[i] == '-') && digits(p + i + 1, 2) &&
+	    p[i + 3] == ':' && digits(p + i + 4, 2))
+		return i + 6;
+	return 0;
+}
+
+static bool
+host_char(uint8_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.' ||
+	    c == '-' || c == '_' || c == ':';
+}
+
+/*
+ * A host name token followed by a space: host characters only, and not
+ * ending with ':' (that is a tag, as in glibc's "tag: msg" with no host).
+ */
+static size_t
+host_3164(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && p[i] != ' '; i++)
+		if (!host_char(p[i]))
+			return 0;
+	if (i == 0 || i == n || p[i - 1] == ':')
+		return 0;
+	return i;
+}
+
+static struct syslog_span
+span(const uint8_t *p, size_t n)
+{
+	return (struct syslog_span){ p, n };
+}
+
+/*
+ * "TAG:" or "TAG[PID]:" as the first word (journald's rule: the word must
+ * end with ':'). Returns the length consumed, the one space after the
+ * colon included, or 0 when there is no tag.
+ */
+static size_t
+tag_3164(const uint8_t *p, size_t n, struct syslog_msg *m)
+{
+	size_t w = token_len(p, n), t;
+	const uint8_t *lb;
+
+	if (w < 2 || p[w - 1] != ':')
+		return 0;
+	t = w - 1;
+	lb = memchr(p, '[', t);
+	if (lb != NULL && p[t - 1] == ']') {
+		size_t a = (size_t)(lb - p);
+
+		if (a == 0)
+			return 0;
+		m->app = span(p, a);
+		m->procid = span(lb + 1, t - a - 2);
+	} else {
+		m->app = span(p, t);
+	}
+	return w < n ? w + 1 : w;
+}
+
+static void
+parse_3164(const uint8_t *p, size_t n, struct syslog_msg *m)
+{
+	size_t l;
+
+	m->proto = SYSLOG_PROTO_RFC3164;
+	l = ts_3164(p, n);
+	if (l == 0)
+		l = ts_3339(p, n);
+	if (l > 0 && (l == n || p[l] == ' ')) {
+		m->timestamp = span(p, l);
+		p += l;
+		n -= l;
+		if (n > 0) {
+			p++;
+			n--;
+		}
+		/* Only a message with a timestamp may carry a host. */
+		l = host_3164(p, n);
+		if (l > 0) {
+			m->host = span(p, l);
+			p += l + 1;
+			n -= l + 1;
+		}
+	}
+	l = tag_3164(p, n, m);
+	p += l;
+	n -= l;
+	m->msg = span(p, n);
+}
+
+/* One RFC 5424 header field; "-" is nil. Advances past it and its space. */
+static struct syslog_span
+field_5424(const uint8_t **p, size_t *n)
+{
+	size_t l = token_len(*p, *n);
+	struct syslog_span s = span(*p, l);
+
+	if (l == 1 && (*p)[0] == '-')
+		s = span(*p, 0);
+	*p += l;
+	*n -= l;
+	if (*n > 0) {
+		(*p)++;
+		(*n)--;
+	}
+	return s;
+}
+
+/*
+ * The length of STRUCTURED-DATA elements "[id k="v" ...]..." at p, where a
+ * quoted value may contain \" \\ \]. Returns 0 when malformed.
+ */
+static size_t
+sd_len(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	bool quoted;
+
+	while (i < n && p[i] == '[') {
+		quoted = false;
+		for (i++; i < n; i++) {
+			if (quoted && p[i] == '\\' && i + 1 < n)
+				i++;
+			else if (p[i] == '"')
+				quoted = !quoted;
+			else if (!quoted && p[i] == ']')
+				break;
+		}
+		if (i == n)
+			return 0;
+		i++;
+	}
+	return i;
+}
+
+static void
+parse_5424(const uint8_t *p, size_t n, struct syslog_msg *m)
+{
+	size_t l;
+
+	m->proto = SYSLOG_PROTO_RFC5424;
+	m->timestamp = field_5424(&p, &n);
+	m->host = field_5424(&p, &n);
+	m->app = field_5424(&p, &n);
+	m->procid = field_5424(&p, &n);
+	m->msgid = field_5424(&p, &n);
+	if (n > 0 && p[0] == '-' && (n == 1 || p[1] == ' ')) {
+		p++;
+		n--;
+	} else if (n > 0 && p[0] == '[' && (l = sd_len(p, n)) > 0 && (l == n || p[l] == ' ')) {
+		m->sd = span(p, l);
+		p += l;
+		n -= l;
+	}
+	/* Malformed SD: keep it all as the message rather than lose it. */
+	if (n > 0 && p[0] == ' ') {
+		p++;
+		n--;
+	}
+	if (n >= 3 && p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf) {
+		m->bom = true;
+		p += 3;
+		n -= 3;
+	}
+	m->msg = span(p, n);
+}
+
+void
+syslog_parse(const uint8_t *data, size_t len, struct syslog_msg *ret)
+{
+	struct syslog_msg m = { 0 };
+	const uint8_t *p = data;
+	size_t n = syslog_strip_len(data, len), l;
+	int pri = SYSLOG_PRI_DEFAULT;
+
+	m.payload_len = n;
+	l = parse_pri(p, n, &pri);
+	m.has_pri = l > 0;
+	m.pri = pri;
+	m.facility = pri / 8;
+	m.severity = pri % 8;
+	p += l;
+	n -= l;
+	/* "<PRI>1 " (VERSION 1..99 and a space) starts an RFC 5424 header. */
+	if (m.has_pri && n >= 2 && p[0] >= '1' && p[0] <= '9' &&
+	    (p[1] == ' ' || (n >= 3 && is_digit(p[1]) && p[2] == ' '))) {
+		m.version = p[0] - '0';
+		l = 2;
+		if (p[1] != ' ') {
+			m.version = m.version * 10 + (p[1] - '0');
+			l = 3;
+		}
+		parse_5424(p + l, n - l, &m);
+	} else {
+		parse_3164(p, n, &m);
+	}
+	*ret = m;
+}
+
+/* --- escaping -------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence of 2-4 bytes at p, or 0. */
+static size_t
+utf8_len(const uint8_t *p, size_t n)
+{
+	uint8_t c = p[0], lo = 0x80, hi = 0xbf;
+	size_t need, i;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		need = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		need = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		need = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;		/* overlong */
+	else if (c == 0xed)
+		hi = 0x9f;		/* surrogates */
+	else if (c == 0xf0)
+		lo = 0x90;		/* overlong */
+	else if (c == 0xf4)
+		hi = 0x8f;		/* beyond U+10FFFF */
+	if (n < need || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < need; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return need;
+}
+
+static char *
+put_hex(char *o, uint8_t c)
+{
+	o[0] = '\\';
+	o[1] = 'x';
+	o[2] = hexdigits[c >> 4];
+	o[3] = hexdigits[c & 15];
+	return o + 4;
+}
+
+size_t
+syslog_escape_c(char *out, const uint8_t *p, size_t n)
+{
+	char *o = out;
+	size_t i = 0, run, l;
+
+	if (n == 0)
+		return 0;
+	while (i < n) {
+		for (run = i; run < n && p[run] < 0x80 && esc_c[p[run]] == 0; run++)
+			;
+		memcpy(o, p + i, run - i);
+		o += run - i;
+		i = run;
+		if (i == n)
+			break;
+		if (p[i] < 0x80) {
+			if (esc_c[p[i]] == 'x') {
+				o = put_hex(o, p[i]);
+			} else {
+				*o++ = '\\';
+				*o++ = esc_c[p[i]];
+			}
+			i++;
+			continue;
+		}
+		l = utf8_len(p + i, n - i);
+		if (l == 0) {
+			o = put_hex(o, p[i++]);
+		} else if (p[i] == 0xc2 && p[i + 1] <= 0x9f) {
+			/* C1 control: CSI (U+009B) and friends reach terminals. */
+			o = put_hex(o, p[i]);
+			o = put_hex(o, p[i + 1]);
+			i += 2;
+		} else {
+			memcpy(o, p + i, l);
+			o += l;
+			i += l;
+		}
+	}
+	return (size_t)(o - out);
+}
+
+static char *
+put_u00(char *o, uint8_t c)
+{
+	memcpy(o, "\\u00", 4);
+	o[4] = hexdigits[c >> 4];
+	o[5] = hexdigits[c & 15];
+	return o + 6;
+}
+
+size_t
+syslog_escape_json(char *out, const uint8_t *p, size_t n)
+{
+	char *o = out;
+	size_t i = 0, run, l;
+
+	if (n == 0)
+		return 0;
+	while (i < n) {
+		for (run = i; run < n && p[run] < 0x80 && esc_json[p[run]] == 0; run++)
+			;
+		memcpy(o, p + i, run - i);
+		o += run - i;
+		i = run;
+		if (i == n)
+			break;
+		if (p[i] < 0x80) {
+			if (esc_json[p[i]] == 'u') {
+				o = put_u00(o, p[i]);
+			} else {
+				*o++ = '\\';
+				*o++ = esc_json[p[i]];
+			}
+			i++;
+			continue;
+		}
+		l = utf8_len(p + i, n - i);
+		if (l == 0) {
+			memcpy(o, "\\ufffd", 6);
+			o += 6;
+			i++;
+		} else if (p[i] == 0xc2 && p[i + 1] <= 0x9f) {
+			o = put_u00(o, p[i + 1]);
+			i += 2;
+		} else {
+			memcpy(o, p + i, l);
+			o += l;
+			i += l;
+		}
+	}
+	return (size_t)(o - out);
+}
+
+/* --- time ------------------------------------------------------------------ */
+
+static char *
+put2(char *o, int v)
+{
+	o[0] = (char)('0' + (v / 10) % 10);
+	o[1] = (char)('0' + v % 10);
+	return o + 2;
+}
+
+void
+syslog_clock_update(struct syslog_clock *c, const struct timespec *ts)
+{
+	struct tm tm;
+	long off;
+	int y;
+	char *o;
+
+	if (c->valid && c->sec == ts->tv_sec)
+		return;
+	if (localtime_r(&ts->tv_sec, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	memcpy(c->rfc3164, months[(unsigned)tm.tm_mon % 12], 3);
+	c->rfc3164[3] = ' ';
+	c->rfc3164[4] = tm.tm_mday < 10 ? ' ' : (char)('0' + tm.tm_mday / 10);
+	c->rfc3164[5] = (char)('0' + tm.tm_mday % 10);
+	c->rfc3164[6] = ' ';
+	o = put2(c->rfc3164 + 7, tm.tm_hour);
+	*o++ = ':';
+	o = put2(o, tm.tm_min);
+	*o++ = ':';
+	o = put2(o, tm.tm_sec);
+	*o = '\0';
+
+	y = tm.tm_year + 1900;
+	if (y < 0)
+		y = 0;
+	o = put2(c->rfc3339, (y / 100) % 100);
+	o = put2(o, y % 100);
+	*o++ = '-';
+	o = put2(o, tm.tm_mon + 1);
+	*o++ = '-';
+	o = put2(o, tm.tm_mday);
+	*o++ = 'T';
+	memcpy(o, c->rfc3164 + 7, 8);
+	o[8] = '\0';
+
+	off = tm.tm_gmtoff / 60;
+	c->zone[0] = off < 0 ? '-' : '+';
+	if (off < 0)
+		off = -off;
+	o = put2(c->zone + 1, (int)(off / 60) % 100);
+	*o++ = ':';
+	o = put2(o, (int)(off % 60));
+	*o = '\0';
+	c->sec = ts->tv_sec;
+	c->valid = true;
+}
+
+/* --- line formatting ------------------------------------------------------- */
+
+static char *
+put(char *o, const char *s, size_t n)
+{
+	memcpy(o, s, n);
+	return o + n;
+}
+
+#define PUT_LIT(o, lit)	put((o), (lit), sizeof(lit) - 1)
+
+static char *
+put_uint(char *o, unsigned long long v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return put(o, tmp + i, sizeof(tmp) - i);
+}
+
+/* The receive time: "2024-11-25T10:00:00.123456+01:00". */
+static char *
+put_time(char *o, const struct syslog_ctx *ctx)
+{
+	long us = ctx->usec;
+	int i;
+
+	o = put(o, ctx->clock->rfc3339, 19);
+	*o++ = '.';
+	for (i = 5; i >= 0; i--) {
+		o[i] = (char)('0' + us % 10);
+		us /= 10;
+	}
+	o += 6;
+	return put(o, ctx->clock->zone, 6);
+}
+
+static char *
+put_c(char *o, const void *p, size_t n)
+{
+	return o + syslog_escape_c(o, p, n);
+}
+
+size_t
+syslog_format_raw(char *out, const uint8_t *data, size_t len, const struct syslog_ctx *ctx)
+{
+	char *o = out;
+
+	o = put_time(o, ctx);
+	*o++ = ' ';
+	o = put_c(o, ctx->sender, ctx->sender_len);
+	*o++ = ' ';
+	o = put_c(o, data, syslog_strip_len(data, len));
+	*o++ = '\n';
+	return (size_t)(o - out);
+}
+
+size_t
+syslog_format_syslog(char *out, const struct syslog_msg *m, const struct syslog_ctx *ctx)
+{
+	char *o = out;
+
+	o = put(o, ctx->clock->rfc3164, 15);
+	*o++ = ' ';
+	if (m->host.len > 0) {
+		o = put_c(o, m->host.p, m->host.len);
+		*o++ = ' ';
+	} else if (ctx->host_len > 0) {
+		o = put_c(o, ctx->host, ctx->host_len);
+		*o++ = ' ';
+	}
+	if (m->app.len > 0 || m->procid.len > 0) {
+		if (m->app.len > 0)
+			o = put_c(o, m->app.p, m->app.len);
+		else
+			*o++ = '-';
+		if (m->procid.len > 0) {
+			*o++ = '[';
+			o = put_c(o, m->procid.p, m->procid.len);
+			*o++ = ']';
+		}
+		o = PUT_LIT(o, ": ");
+	}
+	if (m->sd.len > 0) {
+		o = put_c(o, m->sd.p, m->sd.len);
+		if (m->msg.len > 0)
+			*o++ = ' ';
+	}
+	o = put_c(o, m->msg.p, m->msg.len);
+	*o++ = '\n';
+	return (size_t)(o - out);
+}
+
+/* ,"key":"escaped value" */
+static char *
+put_jfield(char *o, const char *key, size_t klen, const void *p, size_t n)
+{
+	*o++ = ',';
+	*o++ = '"';
+	o = put(o, key, klen);
+	o = PUT_LIT(o, "\":\"");
+	o += syslog_escape_json(o, p, n);
+	*o++ = '"';
+	return o;
+}
+
+#define PUT_JFIELD(o, key, span) \
+	((span).len > 0 ? put_jfield((o), (key), sizeof(key) - 1, (span).p, (span).len) : (o))
+
+size_t
+syslog_format_json(char *out, const struct syslog_msg *m, const struct syslog_ctx *ctx)
+{
+	const char *fac = syslog_facility_name(m->facility);
+	const char *sev = syslog_severity_name(m->severity);
+	char *o = out;
+
+	o = PUT_LIT(o, "{\"time\":\"");
+	o = put_time(o, ctx);
+	o = PUT_LIT(o, "\",\"facility\":\"");
+	o = put(o, fac, strlen(fac));
+	o = PUT_LIT(o, "\",\"severity\":\"");
+	o = put(o, sev, strlen(sev));
+	o = PUT_LIT(o, "\",\"pri\":");
+	o = put_uint(o, (unsigned)m->pri);
+	o = PUT_JFIELD(o, "timestamp", m->timestamp);
+	if (m->host.len > 0)
+		o = PUT_JFIELD(o, "host", m->host);
+	else if (ctx->host_len > 0)
+		o = put_jfield(o, "host", 4, ctx->host, ctx->host_len);
+	o = PUT_JFIELD(o, "app", m->app);
+	o = PUT_JFIELD(o, "procid", m->procid);
+	o = PUT_JFIELD(o, "msgid", m->msgid);
+	o = PUT_JFIELD(o, "sd", m->sd);
+	o = put_jfield(o, "message", 7, m->msg.p, m->msg.len);
+	o = put_jfield(o, "sender", 6, ctx->sender, ctx->sender_len);
+	o = PUT_LIT(o, ",\"size\":");
+	o = put_uint(o, ctx->size);
+	if (ctx->has_cred) {
+		o = PUT_LIT(o, ",\"pid\":");
+		o = put_uint(o, (unsigned long long)ctx->pid);
+		o = PUT_LIT(o, ",\"uid\":");
+		o = put_uint(o, ctx->uid);
+		o = PUT_LIT(o, ",\"gid\":");
+		o = put_uint(o, ctx->gid);
+	}
+	o = PUT_LIT(o, "}\n");
+	return (size_t)(o - out);
+}
