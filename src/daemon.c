@@ -8,15 +8,19 @@
  */
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "activation.h"
 #include "conf.h"
 #include "daemon.h"
+#include "fdstore.h"
 #include "handler.h"
 #include "log.h"
 #include "reactor.h"
@@ -43,6 +47,8 @@ struct daemon {
 	size_t			 n_spare;
 	struct reactor_watch	*watchdog;
 	struct reactor_watch	*status_timer;
+	/* The sockets dgramd bound itself and keeps in systemd's fd store. */
+	struct fdstore		*fdstore;
 	int			 exit_code;
 };
 
@@ -207,14 +213,13 @@ print_stats(struct daemon *d)
 	strbuf_free(&sb);
 }
 
+/* The STATUS= summary: sockets, datagrams, errors. */
 static void
-send_status(struct daemon *d)
+status_text(const struct daemon *d, char *buf, size_t size)
 {
 	unsigned long long rx = 0, drop = 0;
 	size_t i;
 
-	if (!activation_has_notify())
-		return;
 	for (i = 0; i < d->n_slots; i++) {
 		const struct dg_stats *st = &d->slots[i].sock->stats;
 
@@ -222,8 +227,35 @@ send_status(struct daemon *d)
 		drop += st->truncated + st->denied + st->limited + st->kernel_drops +
 		    st->send_errors + st->dropped;
 	}
-	activation_notify("STATUS=%zu sockets, %llu datagrams received, %llu dropped or failed",
+	snprintf(buf, size, "%zu sockets, %llu datagrams received, %llu dropped or failed",
 	    d->n_slots, rx, drop);
+}
+
+static void
+send_status(struct daemon *d)
+{
+	char buf[160];
+
+	if (!activation_has_notify())
+		return;
+	status_text(d, buf, sizeof(buf));
+	activation_notify("STATUS=%s", buf);
+}
+
+/*
+ * Stores the sockets dgramd bound itself in systemd's fd store and removes
+ * the ones no longer configured (after start and after each reload).
+ */
+static void
+store_own_sockets(struct daemon *d)
+{
+	size_t i;
+
+	fdstore_begin(d->fdstore);
+	for (i = 0; i < d->n_slots; i++)
+		if (!d->slots[i].sock->adopted)
+			fdstore_add(d->fdstore, d->slots[i].sock->name, d->slots[i].sock->fd);
+	fdstore_end(d->fdstore);
 }
 
 static void
@@ -382,6 +414,135 @@ setup_timers(struct daemon *d)
 	return 0;
 }
 
+/*
+ * Checks the fds systemd passed against the config. One from a socket unit
+ * that no config socket claims is a config error (EXIT_CONFIG). One from
+ * dgramd's own fd store that no longer fits (the config changed between
+ * two runs) is closed and removed from the store, with a notice.
+ */
+static int
+check_passed_fds(struct daemon *d)
+{
+	const struct sock_conf *sc;
+	const char *why;
+	size_t i, j;
+	int code = 0;
+
+	for (i = 0; i < d->n_spare; i++) {
+		struct activation_fd *a = &d->spare[i];
+
+		sc = conf_find_sock(d->conf, a->name);
+		if (!a->stored) {
+			if (sc != NULL)
+				continue;
+			log_error("%s: systemd passed socket \"%s\" (fd %d), but no socket "
+			    "of that name is configured", d->file, a->name, a->fd);
+			code = EXIT_CONFIG;
+			continue;
+		}
+		why = "no socket of that name is configured";
+		for (j = 0; j < d->n_spare && sc != NULL; j++)
+			if (j != i && !d->spare[j].stored && strcmp(d->spare[j].name, a->name) == 0) {
+				why = "a socket unit passes that name too";
+				sc = NULL;
+			}
+		if (sc != NULL && fdstore_fits(sc, a->fd, &why) == 0)
+			continue;
+		log_notice("%s: dropping the socket kept in systemd's fd store: %s",
+		    a->name, why);
+		activation_fdstore_remove(a->name);
+		a->fd = safe_close(a->fd);
+		a->used = true;
+	}
+	return code;
+}
+
+/*
+ * The sockets taken back from the fd store were bound by dgramd: they are
+ * its own again (closed and unlinked when the config drops them), not
+ * adopted ones, and they are in the store already.
+ */
+static void
+own_stored(struct daemon *d, struct dg_socket **opened, size_t n)
+{
+	const struct sock_conf *sc;
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		if (opened[i] == NULL || !opened[i]->adopted)
+			continue;
+		for (j = 0; j < d->n_spare; j++) {
+			if (!d->spare[j].stored || d->spare[j].fd != opened[i]->fd)
+				continue;
+			sc = &d->conf->socks[i];
+			opened[i]->adopted = false;
+			if (sc->type == SOCK_T_UNIX && sc->path[0] != '@') {
+				opened[i]->path = strdup(sc->path);
+				opened[i]->created_path = opened[i]->path != NULL;
+				if (sc->mode >= 0)
+					(void)chmod(sc->path, (mode_t)sc->mode);
+			}
+			(void)fdstore_note(d->fdstore, sc->name, opened[i]->fd);
+			log_info("%s: taken back from systemd's fd store", sc->name);
+			d->spare[j].fd = -1;
+		}
+	}
+}
+
+/*
+ * With user and/or group set and started as root: takes the user's
+ * supplementary groups (or just the group), the group, then the user, and
+ * checks that root cannot be regained. Runs once the sockets are bound
+ * and the handlers' files open, before READY=1. Returns 0 or -errno
+ * (logged).
+ */
+static int
+drop_privileges(const struct conf *c)
+{
+	struct passwd *pw;
+	struct group *gr;
+	uid_t uid = 0;
+	gid_t gid = 0;
+
+	if (c->user == NULL && c->group == NULL)
+		return 0;
+	if (geteuid() != 0) {
+		log_notice("not started as root: user and group stay uid %u, gid %u",
+		    (unsigned)geteuid(), (unsigned)getegid());
+		return 0;
+	}
+	if (c->user != NULL) {
+		pw = getpwnam(c->user);
+		if (pw == NULL)
+			return log_error_errno(-ENOENT, "user \"%s\": no such user", c->user);
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	if (c->group != NULL) {
+		gr = getgrnam(c->group);
+		if (gr == NULL)
+			return log_error_errno(-ENOENT, "group \"%s\": no such group", c->group);
+		gid = gr->gr_gid;
+	}
+	if ((c->user != NULL ? initgroups(c->user, gid) : setgroups(1, &gid)) < 0)
+		return log_error_errno(-errno, "cannot set the supplementary groups: %m");
+	if (setresgid(gid, gid, gid) < 0)
+		return log_error_errno(-errno, "cannot change to gid %u: %m", (unsigned)gid);
+	if (c->user == NULL) {
+		log_notice("changed to group %s (gid %u); still uid 0", c->group, (unsigned)gid);
+		return 0;
+	}
+	if (setresuid(uid, uid, uid) < 0)
+		return log_error_errno(-errno, "cannot change to user %s (uid %u): %m", c->user,
+		    (unsigned)uid);
+	if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+		return log_error_errno(-EPERM, "could regain root after changing to user %s; "
+		    "refusing to run", c->user);
+	log_notice("dropped privileges to user %s (uid %u), gid %u", c->user, (unsigned)uid,
+	    (unsigned)gid);
+	return 0;
+}
+
 int
 daemon_start(const char *file, struct daemon **ret)
 {
@@ -408,14 +569,12 @@ daemon_start(const char *file, struct daemon **ret)
 		goto fail;
 	}
 	d->n_spare = (size_t)n;
-	for (i = 0; i < d->n_spare; i++) {
-		if (conf_find_sock(d->conf, d->spare[i].name) == NULL) {
-			log_error("%s: systemd passed socket \"%s\" (fd %d), but no socket "
-			    "of that name is configured", file, d->spare[i].name, d->spare[i].fd);
-			code = EXIT_CONFIG;
-			goto fail;
-		}
-	}
+	if (fdstore_new(&d->fdstore) < 0)
+		goto fail;
+	code = check_passed_fds(d);
+	if (code != 0)
+		goto fail;
+	code = EXIT_OSERR;
 	r = reactor_new(&d->reactor);
 	if (r < 0)
 		goto fail;
@@ -432,6 +591,7 @@ daemon_start(const char *file, struct daemon **ret)
 		code = r == -EBADFD ? EXIT_CONFIG : EXIT_OSERR;
 		goto fail;
 	}
+	own_stored(d, opened, d->conf->n_socks);
 	r = build_routes(d, d->conf, kept, opened, d->slots);
 	if (r < 0) {
 		for (i = 0; i < d->conf->n_socks; i++)
@@ -452,12 +612,19 @@ daemon_start(const char *file, struct daemon **ret)
 		r = setup_timers(d);
 	if (r < 0)
 		goto fail;
+	if (drop_privileges(d->conf) < 0)
+		goto fail;
 	for (i = 0; i < d->n_slots; i++)
 		print_listening(d->slots[i].sock);
 	if (getuid() == 0 && d->conf->user == NULL)
 		log_warning("running as root; set \"user\" to drop privileges after binding");
-	activation_notify("READY=1");
-	send_status(d);
+	if (activation_has_notify()) {
+		char st[160];
+
+		status_text(d, st, sizeof(st));
+		activation_notify("READY=1\nSTATUS=%s", st);
+	}
+	store_own_sockets(d);
 	*ret = d;
 	return 0;
 fail:
@@ -563,6 +730,7 @@ daemon_reload(struct daemon *d)
 	free(opened);
 	activation_notify("READY=1");
 	send_status(d);
+	store_own_sockets(d);
 	return 0;
 fail:
 	log_error("reload failed; the running configuration stays in force");
@@ -598,6 +766,9 @@ daemon_free(struct daemon *d)
 	if (d->n_slots > 0)
 		activation_notify("STOPPING=1");
 	for (i = 0; i < d->n_slots; i++) {
+		/* A socket in the fd store lives on: keep its file for the next start. */
+		if (d->slots[i].sock != NULL && fdstore_holds(d->fdstore, d->slots[i].sock->fd))
+			d->slots[i].sock->created_path = false;
 		route_flush(d->slots[i].route);
 		d->slots[i].route = route_free(d->slots[i].route);
 		d->slots[i].sock = d->slots[i].sock != NULL && d->slots[i].sock->adopted ?
@@ -605,6 +776,7 @@ daemon_free(struct daemon *d)
 	}
 	free(d->slots);
 	activation_fds_free(d->spare, d->n_spare, false);
+	fdstore_free(d->fdstore);
 	sock_area_free(d->area);
 	reactor_free(d->reactor);
 	conf_free(d->conf);
