@@ -12,6 +12,7 @@
 static const struct handler_ops *const handler_types[] = {
 	&echo_handler_ops,
 	&log_handler_ops,
+	&forward_handler_ops,
 };
 
 const struct handler_ops *

@@ -96,5 +96,6 @@ struct handler	*handler_free(struct handler *h);
 
 extern const struct handler_ops echo_handler_ops;
 extern const struct handler_ops log_handler_ops;
+extern const struct handler_ops forward_handler_ops;
 
 #endif
