@@ -37,10 +37,29 @@ activation_listen_fds(struct activation_fd **ret)
 		fds[i].fd = SD_LISTEN_FDS_START + i;
 		/* Without LISTEN_FDNAMES systemd says "unknown". */
 		fds[i].name = names != NULL ? names[i] : strdup("unknown");
+		if (fds[i].name == NULL)
+			goto nomem;
+		if (strncmp(fds[i].name, ACTIVATION_STORE_PREFIX,
+		    strlen(ACTIVATION_STORE_PREFIX)) == 0) {
+			size_t len = strlen(ACTIVATION_STORE_PREFIX);
+
+			memmove(fds[i].name, fds[i].name + len, strlen(fds[i].name + len) + 1);
+			fds[i].stored = true;
+		}
 	}
 	free(names);
 	*ret = fds;
 	return n;
+nomem:
+	for (i = 0; i < n; i++) {
+		if (names != NULL)
+			free(names[i]);
+		else
+			free(fds[i].name);
+	}
+	free(names);
+	free(fds);
+	return -ENOMEM;
 }
 
 void
@@ -102,7 +121,16 @@ activation_fdstore(int fd, const char *name)
 	char buf[128];
 	int r;
 
-	snprintf(buf, sizeof(buf), "FDSTORE=1\nFDNAME=%s", name);
+	if (!activation_has_notify())
+		return 0;
+	snprintf(buf, sizeof(buf), "FDSTORE=1\nFDPOLL=0\nFDNAME=" ACTIVATION_STORE_PREFIX "%s",
+	    name);
 	r = sd_pid_notify_with_fds(0, 0, buf, &fd, 1);
 	return r < 0 ? r : 0;
+}
+
+void
+activation_fdstore_remove(const char *name)
+{
+	activation_notify("FDSTOREREMOVE=1\nFDNAME=" ACTIVATION_STORE_PREFIX "%s", name);
 }

@@ -9,11 +9,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The sockets dgramd puts in systemd's fd store are named with this prefix
+ * and the config socket's name ("store/relay"). Config names cannot hold a
+ * '/', so a socket unit's FileDescriptorName= never looks like one.
+ */
+#define ACTIVATION_STORE_PREFIX	"store/"
+
 /* One fd passed by systemd (LISTEN_FDS), with its FileDescriptorName=. */
 struct activation_fd {
-	char	*name;
-	int	 fd;
-	bool	 used;	/* matched to a config socket */
+	char	*name;		/* the config socket name (prefix removed) */
+	int	 fd;		/* -1 once dropped or owned by a socket */
+	bool	 used;		/* matched to a config socket */
+	bool	 stored;	/* from dgramd's own fd store, not a socket unit */
 };
 
 /*
@@ -32,7 +40,13 @@ void	activation_notify_reloading(void);
 uint64_t	activation_watchdog_usec(void);
 /* True when systemd runs a notify socket (so the fd store may be used). */
 bool	activation_has_notify(void);
-/* Hands fd to systemd's fd store under name; 0 or -errno. */
+/*
+ * Hands fd to systemd's fd store as "store/NAME" (FDSTORE=1, FDPOLL=0);
+ * 0 or -errno. systemd ignores it when FileDescriptorStoreMax= is 0, and
+ * a second copy of a socket already stored.
+ */
 int	activation_fdstore(int fd, const char *name);
+/* Asks systemd to close the socket stored as "store/NAME" (FDSTOREREMOVE=1). */
+void	activation_fdstore_remove(const char *name);
 
 #endif
