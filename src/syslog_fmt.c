@@ -43,7 +43,7 @@ static const char esc_c[128] = {
 static const char esc_json[128] = {
 	['\0'] = 'u', [0x01 ... 0x07] = 'u', ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n',
 	[0x0b] = 'u', ['\f'] = 'f', ['\r'] = 'r', [0x0e ... 0x1f] = 'u', ['"'] = '"',
-	['\\'] = '\\',
+	['\\'] = '\\', [0x7f] = 'u',
 };
 
 const char *
