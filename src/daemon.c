@@ -141,11 +141,15 @@ open_new(struct daemon *d, const struct conf *c, struct slot **kept, struct dg_s
 		if (fd >= 0) {
 			r = sock_adopt(sc, fd, &opened[i]);
 			if (r < 0) {
+				char got[ADDR_STRLEN + 32], want[ADDR_STRLEN];
+
 				give_back_spare(d, fd);
-				log_error_errno(r, "%s: socket passed by systemd (fd %d) does not "
-				    "match the config (%s %s): %m", sc->name, fd,
-				    sock_type_to_string(sc->type),
-				    sc->type == SOCK_T_UNIX ? sc->path : "");
+				passed_fd_describe(fd, got, sizeof(got));
+				log_error_errno(r, "%s: %s: socket passed by systemd (fd %d) does not "
+				    "match the config: it is %s, the config declares %s %s: %m",
+				    c->file, sc->name, fd, got, sock_type_to_string(sc->type),
+				    sc->type == SOCK_T_UNIX ? sc->path :
+				    addr_format(&sc->addr.sa, sc->addr_len, want, sizeof(want)));
 				r = r == -EPROTOTYPE ? -EBADFD : r;
 				goto fail;
 			}

@@ -271,3 +271,31 @@ fdstore_fits(const struct sock_conf *c, int fd, const char **why)
 		return -EPROTOTYPE;
 	return 0;
 }
+
+void
+passed_fd_describe(int fd, char *buf, size_t size)
+{
+	union sockaddr_any a;
+	socklen_t alen = sizeof(a);
+	char text[ADDR_STRLEN];
+	struct stat st;
+	int type, domain;
+
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		snprintf(buf, size, "not a socket");
+		return;
+	}
+	if (getopt_int(fd, SOL_SOCKET, SO_TYPE, &type) < 0 ||
+	    getopt_int(fd, SOL_SOCKET, SO_DOMAIN, &domain) < 0 ||
+	    getsockname(fd, &a.sa, &alen) < 0) {
+		snprintf(buf, size, "an unknown socket");
+		return;
+	}
+	if (type != SOCK_DGRAM || (domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX)) {
+		snprintf(buf, size, "a %s socket of family %d", type == SOCK_STREAM ? "stream" :
+		    type == SOCK_SEQPACKET ? "seqpacket" : "non-datagram", domain);
+		return;
+	}
+	snprintf(buf, size, "%s %s", domain == AF_INET ? "udp4" : domain == AF_INET6 ? "udp6" :
+	    "unix_dgram", addr_format(&a.sa, alen, text, sizeof(text)));
+}

@@ -34,5 +34,7 @@ bool	fdstore_holds(const struct fdstore *s, int fd);
  * hold a socket file. 0, or -errno with *why set to a short reason.
  */
 int	fdstore_fits(const struct sock_conf *c, int fd, const char **why);
+/* Describes a passed fd for an error: "udp4 127.0.0.1:53", "a stream socket"... */
+void	passed_fd_describe(int fd, char *buf, size_t size);
 
 #endif
