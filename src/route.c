@@ -315,6 +315,10 @@ route_stats(const struct route *rt, struct strbuf *sb)
 {
 	size_t i;
 
+	/* The per-sender table: how full it is, never beyond its capacity. */
+	if (rt->rl != NULL && rt->conf->rate_limit.per_source)
+		strbuf_printf(sb, " rate_limit.senders=%u rate_limit.capacity=%u",
+		    ratelimit_used(rt->rl), ratelimit_capacity(rt->rl));
 	for (i = 0; i < rt->n_handlers; i++)
 		if (rt->handlers[i]->ops->stats != NULL)
 			rt->handlers[i]->ops->stats(rt->handlers[i], sb);
