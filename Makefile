@@ -96,7 +96,7 @@ install: dgramd
 	test -e $(DESTDIR)$(SYSCONFDIR)/dgramd/dgramd.conf || \
 	    install -m 0644 conf/dgramd.conf $(DESTDIR)$(SYSCONFDIR)/dgramd/dgramd.conf
 	install -m 0644 conf/logrotate.d/dgramd $(DESTDIR)$(SYSCONFDIR)/logrotate.d/dgramd
-	for u in dgramd.service dgramd@.service dgramd.socket; do \
+	for u in dgramd.service dgramd@.service dgramd.socket dgramd-relay.socket; do \
 	    sed -e 's|@sbindir@|$(SBINDIR)|g' -e 's|@sysconfdir@|$(SYSCONFDIR)|g' \
 	        systemd/$$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \
 	    chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done
@@ -105,5 +105,5 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/dgramd $(DESTDIR)$(MANDIR)/man8/dgramd.8 \
 	    $(DESTDIR)$(MANDIR)/man5/dgramd.conf.5 $(DESTDIR)$(SYSCONFDIR)/logrotate.d/dgramd \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/dgramd.service $(DESTDIR)$(SYSTEMDUNITDIR)/dgramd@.service \
-	    $(DESTDIR)$(SYSTEMDUNITDIR)/dgramd.socket
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/dgramd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/dgramd-relay.socket
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/dgramd/dgramd.conf (remove it by hand if unwanted)"
