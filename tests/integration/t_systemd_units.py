@@ -18,12 +18,13 @@ ANALYZE = shutil.which("systemd-analyze")
 
 def substituted(sbindir, sysconfdir):
     """Temp copies of the units with the placeholders substituted as make
-    install does; returns the directory."""
+    install does (ExecStart= runs the binary under test); returns the
+    directory."""
     tmp = tempfile.mkdtemp(prefix="dgramd-units-")
     for u in UNITS:
         with open(os.path.join(ROOT, "systemd", u)) as f:
             text = f.read()
-        text = text.replace("@sbindir@", sbindir).replace("@sysconfdir@", sysconfdir)
+        text = text.replace("@sbindir@/dgramd", dgtest.DGRAMD).replace("@sbindir@", sbindir).replace("@sysconfdir@", sysconfdir)
         check(not re.search(r"@[a-z_]+@", text), "%s: unsubstituted placeholder" % u)
         with open(os.path.join(tmp, u), "w") as f:
             f.write(text)
