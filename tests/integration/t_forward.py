@@ -297,6 +297,25 @@ def test_self_loop_refused():
         check(not os.path.exists(tmp + "/self.sock"), "nothing bound")
 
 
+def test_name_resolving_to_own_socket_is_skipped():
+    p = Sink()
+    port = p.addr[1]
+    p.s.close()
+    a = Sink()
+    listener = 'type = "udp4"; address = "127.0.0.1"; port = %d;' % port
+    with Dgramd(fwd_conf(["localhost:%d" % port, a.target()], listener=listener)) as d:
+        d.wait_line(r"forward to localhost:%d: resolves to .* this very socket" % port)
+        c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(5):
+            c.sendto(b"self %d" % i, ("127.0.0.1", port))
+        eq(seqs([x for x, _ in a.recv(5)]), list(range(5)))
+        st = d.stats("in")
+        eq(st["received"], 5, "nothing came back around")
+        eq(st["fwd.localhost:%d.dropped" % port], 5)
+        eq(st["fwd.localhost:%d.sent" % port], 0)
+        eq(d.stop(), 0)
+
+
 def test_bad_targets_are_config_errors():
     tmp = tmpdir()
     conf = os.path.join(tmp, "bad.conf")
