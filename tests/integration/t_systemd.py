@@ -405,6 +405,41 @@ sockets = (
     n.close()
 
 
+def test_fdstore_rename_and_abstract_socket():
+    tmp = tempfile.mkdtemp(prefix="dgramd-test-")
+    n = Notify(tmp)
+    abstract = "@dgramd-test-%d" % os.getpid()
+    conf = """
+sockets = ( { name = "%s"; type = "unix_dgram"; path = "%s";
+              handlers = ( { type = "echo"; } ); } );
+"""
+    d1 = Dgramd(conf % ("ab", abstract), tmpdir=tmp, env=n.env())
+    with d1:
+        n.wait(lambda f: f.get("FDNAME") == "store/ab", what="FDSTORE=1 of ab")
+        first = stored(n)["store/ab"]
+        # Renamed by a reload, same socket: stored again under the new name.
+        d1.write_conf(conf % ("ab2", abstract))
+        mark = len(n.msgs)
+        d1.send_signal(signal.SIGHUP)
+        i = n.wait(lambda f: f.get("FDSTOREREMOVE") == "1" and f.get("FDNAME") == "store/ab",
+                   mark, what="FDSTOREREMOVE=1 of the old name")
+        j = n.wait(lambda f: f.get("FDSTORE") == "1" and f.get("FDNAME") == "store/ab2",
+                   mark, what="FDSTORE=1 of the new name")
+        check(i < j, "the old name is removed before the new one is stored")
+        second = stored(n, mark)["store/ab2"]
+        eq(os.fstat(second).st_ino, os.fstat(first).st_ino, "the same socket")
+        eq(d1.stop(), 0)
+        mark = len(n.msgs)
+        d2 = start_passing(conf % ("ab2", abstract), tmp, [second], ["store/ab2"], env=n.env())
+        with d2:
+            d2.wait_line(r"ab2: taken back from systemd's fd store")
+            u = unix_client(os.path.join(tmp, "client.sock"))
+            u.sendto(b"abs", "\0" + abstract[1:])
+            eq(u.recvfrom(100)[0], b"abs")
+            eq(d2.stop(), 0)
+    n.close()
+
+
 def test_no_notify_socket_removes_files():
     # Without a notify socket (no systemd) there is no fd store: stop
     # removes the unix socket files dgramd created, as before.
