@@ -1,0 +1,63 @@
+"""Helpers for the log handler's integration tests (t_log*.py)."""
+import os
+import tempfile
+import time
+
+from dgtest import TIMEOUT
+
+
+def tmpdir():
+    return tempfile.mkdtemp(prefix="dgramd-test-")
+
+
+def udp_sock(name="in", handlers=""):
+    return ('{ name = "%s"; type = "udp4"; address = "127.0.0.1"; port = 0; '
+            'handlers = ( %s ); }' % (name, handlers))
+
+
+def unix_sock(path, name="dev", handlers=""):
+    return ('{ name = "%s"; type = "unix_dgram"; path = "%s"; mode = "0666"; '
+            'handlers = ( %s ); }' % (name, path, handlers))
+
+
+def log(file, fmt="syslog", extra=""):
+    return '{ type = "log"; file = "%s"; format = "%s"; %s }' % (file, fmt, extra)
+
+
+def conf(*socks):
+    return "sockets = (\n  %s\n);\n" % ",\n  ".join(socks)
+
+
+def read_lines(path):
+    """The complete lines of path (bytes, without the newline); [] if absent."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return []
+    lines = data.split(b"\n")
+    if lines[-1] != b"":
+        raise AssertionError("%s ends with a partial line: %r" % (path, lines[-1][:200]))
+    return lines[:-1]
+
+
+def wait_lines(path, n, timeout=TIMEOUT):
+    """Polls path until it holds at least n lines; returns them (may be fewer on timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = read_lines(path)
+        if len(lines) >= n or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.02)
+
+
+def wait_out(d, n, timeout=TIMEOUT):
+    """Waits until dgramd's stdout has n lines; returns them."""
+    deadline = time.monotonic() + timeout
+    while len(d.out_lines) < n and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return list(d.out_lines)
+
+
+def path_in(tmp, name):
+    return os.path.join(tmp, name)
