@@ -1,5 +1,6 @@
 """Forward fault isolation: a dead UDP port and a missing unix path among
-the targets while the healthy target gets every datagram; a unix receiver
+the targets while the healthy target gets every datagram; a datagram too
+long for UDP counted while the others go out; a unix receiver
 that appears later, or goes away and comes back, is picked up again; a
 slow unix receiver (never reading, small buffer) fills its own bounded
 queue, then drops, counted, while a UDP target keeps receiving everything,
@@ -39,6 +40,24 @@ def test_dead_port_and_missing_path_do_not_hurt_healthy_target():
         d.wait_line(r"forward to %s: (No such file|Connection refused)" % missing)
         errs = [l for l in d.lines if "forward to " + missing in l]
         check(len(errs) <= 6, "errors are logged at a limited rate: %d lines" % len(errs))
+        eq(d.stop(), 0)
+
+
+def test_message_too_long_counted_others_go_out():
+    tmp = tmpdir()
+    a = Sink()
+    conf = fwd_conf([a.target()], listener='type = "unix_dgram"; path = "%s/in.sock";' % tmp)
+    with Dgramd(conf, tmpdir=tmp) as d:
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        # 65530 bytes fit a unix datagram but not an IPv4 UDP one (65507).
+        for p in (b"before", b"x" * 65530, b"after"):
+            c.sendto(p, d.path("in"))
+        eq([x for x, _ in a.recv(2)], [b"before", b"after"])
+        st = d.wait_stat("in", "fwd.%s.errors" % a.target(), 1)
+        eq((st["fwd.%s.sent" % a.target()], st["fwd.%s.errors" % a.target()]), (2, 1))
+        eq(st["send_errors"], 1)
+        d.wait_line(r"forward to %s: Message too long" % a.target())
         eq(d.stop(), 0)
 
 
