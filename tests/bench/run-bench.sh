@@ -40,6 +40,8 @@
 #   BENCH_LOGDIR      where log handlers write (default /dev/shm if usable)
 #   BENCH_BUDGET      seconds after which remaining runs are skipped (540)
 #   BENCH_GEN_CPU, BENCH_SRV_CPU   cores (default 0 and 1)
+#   BENCH_PROFILE=1   also count syscalls (strace) and user-space
+#                     instructions (callgrind) per datagram; =only: just that
 #   DGRAMD            the daemon (default ./dgramd; rows skipped if absent)
 #
 # dgramd interface relied upon: "dgramd -c FILE", one stderr line
@@ -91,6 +93,11 @@ fi
 raw=$work/raw.tsv
 : > "$raw"
 declare -A live	# PIDs this script started and has not reaped yet
+wrap=()			# profile mode: runs the server under valgrind
+PROF=			# profile mode: "strace" attaches strace -c -f
+WAIT_N=500		# readiness polls, 10 ms each
+LOAD_N=100M		# datagrams per load run (time bounds it first)
+LOAD_RATE=		# "-r RATE" for the senders
 skipped=0
 
 msg() { printf '%s\n' "$*" >&2; }
@@ -147,7 +154,7 @@ stop_pid() {
 # Fails early when process $1 died.
 wait_line() {
 	local pid=$1 file=$2 re=$3 i line
-	for ((i = 0; i < 500; i++)); do
+	for ((i = 0; i < WAIT_N; i++)); do
 		line=$(grep -m1 -E "$re" "$file" 2>/dev/null) && {
 			printf '%s\n' "$line"
 			return 0
@@ -211,7 +218,7 @@ start_ceiling() {
 	log-raw-unix) extra=(log -t "$MAXRUN" "$work/ceiling.sock" "$arg") ;;
 	*) return 2 ;;
 	esac
-	spawn "$work/srv.out" "$work/srv.err" taskset -c "$cpu" "$CEILING" \
+	spawn "$work/srv.out" "$work/srv.err" taskset -c "$cpu" "${wrap[@]}" "$CEILING" \
 	    "${extra[@]}"
 	srv_pid=$bg
 	line=$(wait_line "$srv_pid" "$work/srv.out" '^listening ') || return 1
@@ -248,7 +255,7 @@ start_dgramd() {
 	local job=$1 cpu=$3 arg=${4:-} line
 	[[ $job == forward-gso ]] && return 2
 	dgramd_conf "$job" "$arg" > "$work/dgramd.conf" || return 2
-	spawn "$work/srv.out" "$work/srv.err" taskset -c "$cpu" "$DGRAMD" \
+	spawn "$work/srv.out" "$work/srv.err" taskset -c "$cpu" "${wrap[@]}" "$DGRAMD" \
 	    -c "$work/dgramd.conf"
 	srv_pid=$bg
 	line=$(wait_line "$srv_pid" "$work/srv.err" \
@@ -385,10 +392,12 @@ scn_echo() {
 	local subj=$1 size=$2 out c0 c1 recv sent lost
 	[ "$subj" = ceiling ] || [ "$subj" = dgramd ] || return 2
 	start_server "$subj" echo "$size" "$SRV_CPU" || return $?
+	prof_attach
 	c0=$(ticks "$srv_pid")
 	out=$(taskset -c "$GEN_CPU" "$DGLOAD" echo-window -s "$size" -w 64 \
-	    -n 100M -t "$SECS" "$srv_addr")
+	    -n "$LOAD_N" -t "$SECS" "$srv_addr")
 	c1=$(ticks "$srv_pid")
+	prof_detach
 	stop_pid "$srv_pid"
 	recv=$(kv received "$out")
 	sent=$(kv sent "$out")
@@ -403,10 +412,12 @@ scn_ping() {
 	[ "$subj" = socat ] && job=echo-ping
 	case $subj in ceiling|dgramd|socat) ;; *) return 2 ;; esac
 	start_server "$subj" "$job" "$size" "$cpu" || return $?
+	prof_attach
 	c0=$(ticks "$srv_pid")
 	out=$(taskset -c "$GEN_CPU" "$DGLOAD" pingpong -s "$size" \
 	    -n "$PING_N" -t 10 "$srv_addr")
 	c1=$(ticks "$srv_pid")
+	prof_detach
 	stop_pid "$srv_pid"
 	n=$(kv n "$out")
 	[ "$n" -gt 0 ] || return 1
@@ -431,11 +442,13 @@ scn_fwd() {
 		return 1
 	fi
 	[ "$GSO" = 1 ] && g=-g
+	prof_attach
 	c0=$(ticks "$srv_pid")
-	out=$(taskset -c "$GEN_CPU" "$DGLOAD" send $g -s "$size" -n 100M \
-	    -t "$SECS" "$srv_addr")
+	out=$(taskset -c "$GEN_CPU" "$DGLOAD" send $g -s "$size" -n "$LOAD_N" \
+	    $LOAD_RATE -t "$SECS" "$srv_addr")
 	reap "$sink_pid" 5
 	c1=$(ticks "$srv_pid")
+	prof_detach
 	stop_pid "$srv_pid"
 	sout=$(grep '^mode=sink' "$work/sink.out")
 	uniq=$(kv unique "$sout")
@@ -473,10 +486,11 @@ scn_log() {
 	# receiver, else waking the sender, not the server, sets the pace.
 	[[ $scn == *-udp && $GSO = 1 ]] && g=-g
 	[[ $scn == *-unix ]] && g=-S
+	prof_attach
 	c0=$(ticks "$srv_pid")
 	t0=$EPOCHREALTIME
 	out=$(taskset -c "$GEN_CPU" "$DGLOAD" send $g -f syslog -s "$size" \
-	    -n 100M -t "$SECS" "$srv_addr")
+	    -n "$LOAD_N" $LOAD_RATE -t "$SECS" "$srv_addr")
 	wait_quiet "$file"
 	c1=$(ticks "$srv_pid")
 	# Counted before the stop, so only lines written under load count.
@@ -486,6 +500,7 @@ scn_log() {
 		lines=$(wc -l < "$file" 2>/dev/null || echo 0)
 	fi
 	t1=$(stat -c %.9Y "$file" 2>/dev/null || echo "$t0")
+	prof_detach
 	stop_pid "$srv_pid"
 	rm -f "$file"
 	sent=$(kv sent "$out")
@@ -493,6 +508,21 @@ scn_log() {
 	echo "$(calc "$lines / ($t1 - $t0)") $(kv rate "$out")" \
 	    "$(calc "100 * ($sent - $lines) / $sent")" \
 	    "$(calc "($c1 - $c0) * 1e6 / $HZ / $lines") - - $sent $lines"
+}
+
+# Profile mode: strace -c -f attached to the server for the load only.
+prof_attach() {
+	[ "$PROF" = strace ] || return 0
+	rm -f "$work/strace.txt"
+	spawn "$work/strace.out" "$work/strace.err" strace -c -f \
+	    -o "$work/strace.txt" -p "$srv_pid"
+	prof_pid=$bg
+	wait_line "$prof_pid" "$work/strace.err" 'attached' > /dev/null
+}
+
+prof_detach() {
+	[ "$PROF" = strace ] || return 0
+	stop_pid "$prof_pid"	# strace detaches and writes its summary
 }
 
 subject_ok() {
@@ -506,12 +536,9 @@ subject_ok() {
 	esac
 }
 
-run_one() {
-	local scn=$1 size=$2 subj=$3 rep=$4 res rc
-	if [ "$SECONDS" -ge "$BUDGET" ]; then
-		skipped=$((skipped + 1))
-		return
-	fi
+# Run one scenario; the result line lands in $res, the status is returned.
+run_scn() {
+	local scn=$1 size=$2 subj=$3 rc p
 	# Not in $(...): servers must be started by this shell, so that the
 	# cleanup knows their PIDs.
 	case $scn in
@@ -524,10 +551,20 @@ run_one() {
 	rc=$?
 	res=$(cat "$work/res")
 	# A failed start leaves its process behind: stop it here.
-	local p
 	for p in "${!live[@]}"; do
 		stop_pid "$p"
 	done
+	return $rc
+}
+
+run_one() {
+	local scn=$1 size=$2 subj=$3 rep=$4 res rc
+	if [ "$SECONDS" -ge "$BUDGET" ]; then
+		skipped=$((skipped + 1))
+		return
+	fi
+	run_scn "$scn" "$size" "$subj"
+	rc=$?
 	[ $rc = 2 ] && return
 	if [ $rc != 0 ] || [ -z "$res" ]; then
 		msg "  $scn $size $subj rep $rep: failed:" \
@@ -547,6 +584,87 @@ run_one() {
 	fi
 }
 
+# ---- profile -------------------------------------------------------------
+# BENCH_PROFILE=1 (after the table) or =only: at 64 bytes, for the ceiling
+# and dgramd, system calls per datagram under load (strace -c -f attached to
+# the server during the load) and user-space instructions per datagram
+# (callgrind Ir, deterministic where timings are not). Ir comes from two
+# count-bounded runs at PROF_RATE datagrams/s, so start-up cancels out:
+# (Ir(N2) - Ir(N1)) / (delivered(N2) - delivered(N1)).
+
+PROF_N1=${BENCH_PROF_N1:-5000}
+PROF_N2=${BENCH_PROF_N2:-25000}
+PROF_RATE=${BENCH_PROF_RATE:-10000}
+
+# Print "Ir delivered" for one run under callgrind.
+cg_run() {
+	local scn=$1 subj=$2 n=$3 saved=$SECS rc
+	rm -f "$work/cg.out"
+	wrap=(valgrind --tool=callgrind --callgrind-out-file="$work/cg.out"
+	    --log-file="$work/cg.log")
+	LOAD_N=$n
+	LOAD_RATE="-r $PROF_RATE"
+	WAIT_N=3000
+	SECS=$((n / PROF_RATE * 3 + 10))
+	run_scn "$scn" 64 "$subj"
+	rc=$?
+	wrap=()
+	LOAD_N=100M
+	LOAD_RATE=
+	WAIT_N=500
+	SECS=$saved
+	[ $rc = 0 ] && [ -s "$work/cg.out" ] || return 1
+	set -- $res
+	echo "$(awk '/^(summary|totals):/ { print $2; exit }' \
+	    "$work/cg.out") $8"
+}
+
+profile() {
+	local scn subj calls sc ir a b pcsv=${CSV%.csv}-profile.csv
+	echo "scenario,size,subject,syscalls_per_dgram,user_instr_per_dgram" \
+	    > "$pcsv"
+	printf '\n%-15s %5s %-11s %14s %14s\n' profile size subject \
+	    syscalls/dgram Ir/dgram
+	for scn in $SCENARIOS; do
+		[[ $scn == ping-* ]] && continue
+		for subj in ceiling ceiling-gso dgramd; do
+			[[ " $SUBJECTS " == *" $subj "* ]] || continue
+			subject_ok "$subj" || continue
+			[ "$subj" = ceiling-gso ] && [ "$scn" != fwd ] &&
+			    continue
+			[ "$subj" = ceiling ] && [[ $scn == log-* ]] &&
+			    [[ $scn != log-raw-* ]] && continue
+			if [ "$SECONDS" -ge "$BUDGET" ]; then
+				skipped=$((skipped + 1))
+				continue
+			fi
+			msg "  profile $scn $subj"
+			sc=-
+			ir=-
+			PROF=strace
+			if run_scn "$scn" 64 "$subj" && [ -s "$work/strace.txt" ]
+			then
+				set -- $res
+				calls=$(awk '$NF == "total" { print $4 }' \
+				    "$work/strace.txt")
+				[ -n "$calls" ] && [ "$8" -gt 0 ] &&
+				    sc=$(calc "$calls / $8")
+			fi
+			PROF=
+			if have valgrind && a=$(cg_run "$scn" "$subj" "$PROF_N1") &&
+			    b=$(cg_run "$scn" "$subj" "$PROF_N2"); then
+				set -- $a $b
+				[ "$4" -gt "$2" ] &&
+				    ir=$(calc "($3 - $1) / ($4 - $2)")
+			fi
+			printf '%-15s %5s %-11s %14s %14s\n' "$scn" 64 "$subj" \
+			    "$sc" "$ir"
+			echo "$scn,64,$subj,$sc,$ir" >> "$pcsv"
+		done
+	done
+	echo "profile csv: $pcsv"
+}
+
 # ---- main ----------------------------------------------------------------
 
 make -s -f "$here/bench.mk" BENCH_DIR="$here" bench-tools || exit 1
@@ -562,6 +680,7 @@ for s in $SUBJECTS; do
 	fi
 done
 
+if [ "${BENCH_PROFILE:-0}" != only ]; then
 msg "run-bench.sh: sizes '$SIZES', $REPS rep(s), ${SECS}s per run;" \
     "work dir $work"
 for size in $SIZES; do
@@ -653,6 +772,13 @@ END {
 }
 function fmtn(v, f) { return v == "-" ? "-" : sprintf(f, v) }
 ' "$raw"
+
+fi
+if [ "${BENCH_PROFILE:-0}" != 0 ]; then
+	have strace || msg "run-bench.sh: strace missing, no syscall counts"
+	have valgrind || msg "run-bench.sh: valgrind missing, no Ir counts"
+	profile
+fi
 
 [ -x "$DGRAMD" ] || msg "run-bench.sh: $DGRAMD not found: dgramd rows skipped"
 [ "$skipped" -gt 0 ] &&
