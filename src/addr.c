@@ -169,6 +169,7 @@ addr_equal(const struct sockaddr *a, socklen_t alen, const struct sockaddr *b, s
 int
 cidr_parse(const char *s, struct cidr *ret)
 {
+	static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
 	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
 	struct cidr c;
 	unsigned long p;
@@ -212,8 +213,7 @@ cidr_parse(const char *s, struct cidr *ret)
 	 * ::ffff:0:0/96 is kept as the IPv4 rule it stands for; otherwise it
 	 * could never match anyone.
 	 */
-	if (c.family == AF_INET6 && p >= 96 &&
-	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(const void *)c.net)) {
+	if (c.family == AF_INET6 && p >= 96 && memcmp(c.net, v4mapped, sizeof(v4mapped)) == 0) {
 		c.family = AF_INET;
 		c.prefix = (uint8_t)(p - 96);
 		memmove(c.net, c.net + 12, 4);
