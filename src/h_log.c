@@ -445,6 +445,8 @@ log_flush(struct handler *h)
 {
 	struct log_state *st = h->state;
 
+	if (st == NULL)		/* handed over to a reloaded handler */
+		return;
 	if (st->check_due) {
 		st->check_due = false;
 		check_rotated(h);
@@ -457,6 +459,8 @@ log_reopen(struct handler *h)
 {
 	struct log_state *st = h->state;
 
+	if (st == NULL)
+		return;
 	/* What was received before the signal belongs to the old file. */
 	flush_buf(h);
 	if (reopen_file(h) == 0)
@@ -470,6 +474,8 @@ log_stats(const struct handler *h, struct strbuf *sb)
 	const struct sock_conf *sc = h->sock_conf;
 	size_t i, n = 0;
 
+	if (st == NULL)
+		return;
 	for (i = 0; i < sc->n_handlers; i++)
 		if (sc->handlers[i].ops == h->ops)
 			n++;
@@ -601,6 +607,8 @@ log_handle(struct handler *h, const struct dgram *d)
 	char *out;
 	int pri;
 
+	if (st == NULL)
+		return -EBADF;
 	if (c->format != LOG_FMT_RAW) {
 		syslog_parse(d->data, d->len, &m);
 		pri = m.pri;
