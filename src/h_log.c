@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "handler.h"
@@ -407,6 +408,8 @@ log_start(struct handler *h, struct handler *old)
 		r = -ENOMEM;
 		goto fail;
 	}
+	/* Load the time zone now, not on the first datagram. */
+	tzset();
 	if (gethostname(st->host, sizeof(st->host)) < 0)
 		strcpy(st->host, "localhost");
 	st->host[sizeof(st->host) - 1] = '\0';
