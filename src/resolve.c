@@ -1,15 +1,19 @@
 /*
  * resolve.c: non-blocking host name resolution for forward targets.
  *
- * getaddrinfo_a(GAI_NOWAIT) runs each lookup in a glibc thread and calls
- * lookup_done() in another thread when it ends; that only writes to an
- * eventfd, which the reactor watches, so results are handled in the loop.
- * The memory such a thread touches (struct lookup) is reference counted:
- * resolve_free() may drop a lookup still running, whose thread then frees
- * it. Nothing here blocks the loop, and no lock is needed.
+ * Each lookup runs getaddrinfo() in a detached thread, which stores the
+ * result and writes to an eventfd the reactor watches, so results are
+ * handled in the loop and the loop never waits for DNS. (This is what
+ * getaddrinfo_a(SIGEV_THREAD) does, but glibc runs that notification
+ * with every signal unblocked, where SIGUSR2 or SIGHUP meant for the
+ * reactor's signalfd would kill the process; our threads start with all
+ * signals blocked.) The memory a thread touches (struct lookup) is
+ * reference counted: resolve_free() may drop a lookup still running,
+ * whose thread then frees it. No lock is needed.
  */
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,13 +30,13 @@
 /* Shared with the lookup thread; freed by whoever drops the last reference. */
 struct lookup {
 	atomic_int		 refs;
+	atomic_bool		 done;		/* err and result are set */
 	int			 efd;
 	char			*host;
 	char			 service[8];
 	struct addrinfo		 hints;
-	struct gaicb		 gcb;
-	struct gaicb		*list[1];
-	struct sigevent		 sev;
+	int			 err;
+	struct addrinfo		*result;
 };
 
 /* One name, resolved now and periodically. Owned by its forward target. */
@@ -55,22 +59,25 @@ lookup_unref(struct lookup *lk)
 {
 	if (lk == NULL || atomic_fetch_sub(&lk->refs, 1) != 1)
 		return;
-	if (lk->gcb.ar_result != NULL)
-		freeaddrinfo(lk->gcb.ar_result);
+	if (lk->result != NULL)
+		freeaddrinfo(lk->result);
 	safe_close(lk->efd);
 	free(lk->host);
 	free(lk);
 }
 
-/* Runs in a thread glibc creates: wake the loop, then let go. */
-static void
-lookup_done(union sigval sv)
+/* The lookup thread: resolve, publish, wake the loop, let go. */
+static void *
+lookup_thread(void *arg)
 {
-	struct lookup *lk = sv.sival_ptr;
+	struct lookup *lk = arg;
 	uint64_t one = 1;
 
+	lk->err = getaddrinfo(lk->host, lk->service, &lk->hints, &lk->result);
+	atomic_store_explicit(&lk->done, true, memory_order_release);
 	(void)write(lk->efd, &one, sizeof(one));
 	lookup_unref(lk);
+	return NULL;
 }
 
 /* The first IPv4 or IPv6 address of ai, or -EADDRNOTAVAIL. */
@@ -102,27 +109,33 @@ static int
 start_lookup(struct resolve *rs)
 {
 	struct lookup *lk = rs->lk;
+	sigset_t all, saved;
+	pthread_attr_t attr;
+	pthread_t tid;
 	int r;
 
 	if (rs->busy)
 		return 0;
-	if (lk->gcb.ar_result != NULL)
-		freeaddrinfo(lk->gcb.ar_result);
-	memset(&lk->gcb, 0, sizeof(lk->gcb));
-	lk->gcb.ar_name = lk->host;
-	lk->gcb.ar_service = lk->service;
-	lk->gcb.ar_request = &lk->hints;
-	lk->list[0] = &lk->gcb;
-	memset(&lk->sev, 0, sizeof(lk->sev));
-	lk->sev.sigev_notify = SIGEV_THREAD;
-	lk->sev.sigev_notify_function = lookup_done;
-	lk->sev.sigev_value.sival_ptr = lk;
-	/* The thread's reference, dropped in lookup_done. */
+	if (lk->result != NULL)
+		freeaddrinfo(lk->result);
+	lk->result = NULL;
+	lk->err = 0;
+	atomic_store(&lk->done, false);
+	r = pthread_attr_init(&attr);
+	if (r != 0)
+		return -r;
+	(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* The thread's reference, dropped when it ends. */
 	atomic_fetch_add(&lk->refs, 1);
-	r = getaddrinfo_a(GAI_NOWAIT, lk->list, 1, &lk->sev);
+	/* The thread inherits this mask: signals stay the reactor's. */
+	sigfillset(&all);
+	(void)pthread_sigmask(SIG_BLOCK, &all, &saved);
+	r = pthread_create(&tid, &attr, lookup_thread, lk);
+	(void)pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	(void)pthread_attr_destroy(&attr);
 	if (r != 0) {
 		atomic_fetch_sub(&lk->refs, 1);
-		return r == EAI_MEMORY ? -ENOMEM : -EAGAIN;
+		return -r;
 	}
 	rs->busy = true;
 	return 0;
@@ -171,17 +184,16 @@ on_event(struct reactor_watch *w, int fd, uint32_t events, void *userdata)
 
 	(void)w;
 	(void)events;
-	if (read(fd, &n, sizeof(n)) < 0 || !rs->busy)
-		return;
-	err = gai_error(&lk->gcb);
-	if (err == EAI_INPROGRESS)
+	if (read(fd, &n, sizeof(n)) < 0 || !rs->busy ||
+	    !atomic_load_explicit(&lk->done, memory_order_acquire))
 		return;
 	rs->busy = false;
-	if (err == 0 && first_addr(lk->gcb.ar_result, &a, &len) < 0)
+	err = lk->err;
+	if (err == 0 && first_addr(lk->result, &a, &len) < 0)
 		err = EAI_NODATA;
-	if (lk->gcb.ar_result != NULL) {
-		freeaddrinfo(lk->gcb.ar_result);
-		lk->gcb.ar_result = NULL;
+	if (lk->result != NULL) {
+		freeaddrinfo(lk->result);
+		lk->result = NULL;
 	}
 	arm(rs, err == 0 ? rs->interval_ms : rs->retry_ms);
 	rs->cb(rs->userdata, err, err == 0 ? &a : NULL, len);
@@ -203,6 +215,7 @@ resolve_new(struct reactor *r, const char *host, uint16_t port, uint64_t interva
 		return -ENOMEM;
 	}
 	atomic_init(&lk->refs, 1);
+	atomic_init(&lk->done, false);
 	lk->efd = -1;
 	rs->lk = lk;
 	rs->reactor = r;

@@ -1,6 +1,6 @@
 /*
  * resolve.h: non-blocking resolution of forward targets' host names.
- * glibc's getaddrinfo_a runs the lookup in its own thread; its completion
+ * getaddrinfo() runs in a thread of its own; its completion
  * is delivered to the reactor through an eventfd, so the loop never waits
  * for DNS. A name is looked up at once and again every interval.
  */
