@@ -582,6 +582,10 @@ daemon_start(const char *file, struct daemon **ret)
 	r = reactor_new(&d->reactor);
 	if (r < 0)
 		goto fail;
+	/* Block the signals before any handler may start a thread. */
+	r = setup_signals(d);
+	if (r < 0)
+		goto fail;
 	r = sock_area_new(d->conf->batch, largest_max_size(d->conf), &d->area);
 	if (r < 0)
 		goto fail;
@@ -611,9 +615,7 @@ daemon_start(const char *file, struct daemon **ret)
 	r = start_slots(d, d->slots, d->n_slots);
 	if (r < 0)
 		goto fail;
-	r = setup_signals(d);
-	if (r == 0)
-		r = setup_timers(d);
+	r = setup_timers(d);
 	if (r < 0)
 		goto fail;
 	if (drop_privileges(d->conf) < 0)
