@@ -525,6 +525,20 @@ prof_detach() {
 	stop_pid "$prof_pid"	# strace detaches and writes its summary
 }
 
+# Percent of all cores busy over half a second (before and after the run:
+# other work on the machine makes every figure here meaningless).
+busy_pct() {
+	local c u n s i w q sq st t0 i0 t1 i1
+	read -r c u n s i w q sq st _ < /proc/stat
+	t0=$((u + n + s + i + w + q + sq + st))
+	i0=$((i + w))
+	sleep 0.5
+	read -r c u n s i w q sq st _ < /proc/stat
+	t1=$((u + n + s + i + w + q + sq + st))
+	i1=$((i + w))
+	echo $(( t1 > t0 ? 100 - 100 * (i1 - i0) / (t1 - t0) : 0 ))
+}
+
 subject_ok() {
 	case $1 in
 	ceiling|ceiling-gso) return 0 ;;
@@ -680,6 +694,10 @@ for s in $SUBJECTS; do
 	fi
 done
 
+busy0=$(busy_pct)
+[ "$busy0" -gt 10 ] &&
+    msg "run-bench.sh: WARNING: machine ${busy0}% busy before the run;" \
+        "figures will be skewed"
 if [ "${BENCH_PROFILE:-0}" != only ]; then
 msg "run-bench.sh: sizes '$SIZES', $REPS rep(s), ${SECS}s per run;" \
     "work dir $work"
@@ -781,6 +799,10 @@ if [ "${BENCH_PROFILE:-0}" != 0 ]; then
 fi
 
 [ -x "$DGRAMD" ] || msg "run-bench.sh: $DGRAMD not found: dgramd rows skipped"
+busy1=$(busy_pct)
+echo "machine busy before/after the run: ${busy0}%/${busy1}% (want ~0)"
+[ "$busy1" -gt 10 ] &&
+    msg "run-bench.sh: WARNING: machine ${busy1}% busy after the run"
 [ "$skipped" -gt 0 ] &&
     msg "run-bench.sh: time budget ${BUDGET}s reached, $skipped run(s) skipped"
 msg "run-bench.sh: ${SECONDS}s; per-run results $raw"
