@@ -625,12 +625,14 @@ key_allow_gids(const config_setting_t *g, const config_setting_t *s, struct sock
 	return id_list(s, false, (uint32_t **)&sc->allow_gids, &sc->n_allow_gids, err);
 }
 
+static const char *const rate_limit_keys[] = { "rate", "burst", "per_source", "sources", NULL };
+
 /* rate_limit = { rate = N; burst = M; per_source = BOOL; sources = K; } */
 static int
 key_rate_limit(const config_setting_t *g, const config_setting_t *s, struct sock_conf *sc,
     struct conf_err *err)
 {
-	static const char *const keys[] = { "rate", "burst", "per_source", "sources", NULL };
+	const char *const *keys = rate_limit_keys;
 	struct rate_limit_conf *rl = &sc->rate_limit;
 	char got[80];
 	long long v;
@@ -1201,5 +1203,7 @@ conf_foreach_key(void (*cb)(const char *section, const char *key, void *ud), voi
 		cb("global", global_keys[i], ud);
 	for (i = 0; i < ARRAY_SIZE(sock_keys); i++)
 		cb("socket", sock_keys[i].name, ud);
+	for (i = 0; rate_limit_keys[i] != NULL; i++)
+		cb("rate_limit", rate_limit_keys[i], ud);
 	handler_foreach(walk_handler, &kw);
 }
