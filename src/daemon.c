@@ -50,6 +50,8 @@ struct daemon {
 	/* The sockets dgramd bound itself and keeps in systemd's fd store. */
 	struct fdstore		*fdstore;
 	int			 exit_code;
+	/* Why the last reload failed, for STATUS=; empty after a good one. */
+	char			 reload_error[320];
 };
 
 static size_t
@@ -231,19 +233,31 @@ status_text(const struct daemon *d, char *buf, size_t size)
 		drop += st->truncated + st->denied + st->limited + st->kernel_drops +
 		    st->send_errors + st->dropped;
 	}
-	snprintf(buf, size, "%zu sockets, %llu datagrams received, %llu dropped or failed",
-	    d->n_slots, rx, drop);
+	snprintf(buf, size, "%s%s%zu sockets, %llu datagrams received, %llu dropped or failed",
+	    d->reload_error, d->reload_error[0] ? "; " : "", d->n_slots, rx, drop);
 }
 
 static void
 send_status(struct daemon *d)
 {
-	char buf[160];
+	char buf[512];
 
 	if (!activation_has_notify())
 		return;
 	status_text(d, buf, sizeof(buf));
 	activation_notify("STATUS=%s", buf);
+}
+
+/* READY=1 with the status, after start and after every reload attempt. */
+static void
+notify_ready(struct daemon *d)
+{
+	char buf[512];
+
+	if (!activation_has_notify())
+		return;
+	status_text(d, buf, sizeof(buf));
+	activation_notify("READY=1\nSTATUS=%s", buf);
 }
 
 /*
@@ -304,14 +318,18 @@ on_signal(int signo, void *userdata)
 /* --- start, reload, stop --------------------------------------------------- */
 
 static int
-load_conf(const char *file, struct conf **ret)
+load_conf(const char *file, struct conf **ret, char *why, size_t why_size)
 {
 	struct conf_err err = { { 0 } };
 	int r;
 
 	r = conf_load(file, ret, &err);
-	if (r < 0)
+	if (r < 0) {
 		log_error("%s", err.msg[0] ? err.msg : "cannot load the config");
+		if (why != NULL)
+			snprintf(why, why_size, "reload failed, old configuration kept: %.260s",
+			    err.msg[0] ? err.msg : "cannot load the config");
+	}
 	return r;
 }
 
@@ -323,7 +341,7 @@ daemon_test_config(const char *file)
 	size_t i, j;
 	int r;
 
-	if (load_conf(file, &c) < 0)
+	if (load_conf(file, &c, NULL, 0) < 0)
 		return EXIT_CONFIG;
 	for (i = 0; i < c->n_socks; i++) {
 		for (j = 0; j < c->socks[i].n_handlers; j++) {
@@ -562,7 +580,7 @@ daemon_start(const char *file, struct daemon **ret)
 	d->file = strdup(file);
 	if (d->file == NULL)
 		goto fail;
-	if (load_conf(file, &d->conf) < 0) {
+	if (load_conf(file, &d->conf, NULL, 0) < 0) {
 		code = EXIT_CONFIG;
 		goto fail;
 	}
@@ -652,9 +670,9 @@ daemon_reload(struct daemon *d)
 
 	activation_notify_reloading();
 	log_info("reloading %s", d->file);
-	if (load_conf(d->file, &c) < 0) {
+	if (load_conf(d->file, &c, d->reload_error, sizeof(d->reload_error)) < 0) {
 		log_error("reload failed; the running configuration stays in force");
-		activation_notify("READY=1\nSTATUS=reload failed, old configuration kept: see the log");
+		notify_ready(d);
 		return -EINVAL;
 	}
 	kept = calloc(c->n_socks, sizeof(*kept));
@@ -731,16 +749,19 @@ daemon_reload(struct daemon *d)
 			print_listening(d->slots[i].sock);
 	/* SIGHUP also serves logrotate: reopen every log file. */
 	reopen_all(d);
+	d->reload_error[0] = '\0';
 	log_info("reloaded %s (%zu sockets)", d->file, d->n_slots);
 	free(kept);
 	free(opened);
-	activation_notify("READY=1");
-	send_status(d);
+	notify_ready(d);
 	store_own_sockets(d);
 	return 0;
 fail:
 	log_error("reload failed; the running configuration stays in force");
-	activation_notify("READY=1\nSTATUS=reload failed, old configuration kept: see the log");
+	snprintf(d->reload_error, sizeof(d->reload_error),
+	    "reload failed, old configuration kept: %s",
+	    r == -ENOMEM ? "out of memory" : "a socket or handler could not be set up (see the log)");
+	notify_ready(d);
 	sock_area_free(area);
 	free(kept);
 	free(opened);

@@ -180,6 +180,9 @@ def test_reload_and_stop_notifications():
         j = n.wait(ready, i + 1, what="READY=1 after a failed reload")
         check("fail" in n.msgs[j][1].get("STATUS", ""), "STATUS says the reload failed: %r"
               % n.msgs[j][3])
+        check("%s:1: sockets.[0].type: must be udp4 | udp6 | unix_dgram, got \"udp9\"" %
+              d.conf_path in n.msgs[j][1].get("STATUS", ""),
+              "STATUS names the line and setting: %r" % n.msgs[j][3])
         echo_once(d)
         start = len(n.msgs)
         eq(n.count(lambda f: "STOPPING" in f), 0, "no STOPPING=1 before SIGTERM")
