@@ -71,6 +71,10 @@ $(OBJDIR)/tests/%: tests/unit/%.c $(LIB_OBJS) $(OBJDIR)/.mode
 check: dgramd $(UNIT_BINS)
 	@UNIT_BINS='$(UNIT_BINS)' SANITIZE='$(SANITIZE)' tests/run.sh
 
+# The benchmark (under 10 minutes): a table and a CSV; BENCH_QUICK=1 for a smoke run.
+bench: dgramd bench-tools
+	tests/bench/run-bench.sh
+
 run: dgramd
 	mkdir -p run
 	./dgramd -c conf/dgramd.local.conf
