@@ -83,7 +83,7 @@ deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 	    build-essential pkg-config libconfig-dev libsystemd-dev check \
-	    python3 socat bsdutils util-linux procps iproute2 systemd \
+	    python3 socat bsdutils util-linux procps iproute2 systemd strace \
 	    groff-base mandoc clang libclang-rt-14-dev nodejs
 
 clean:
