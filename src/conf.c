@@ -909,10 +909,12 @@ parse_sock(config_setting_t *g, struct sock_conf *sc, struct conf_err *err)
 			continue;
 		if (strcmp(k->name, "reuseport") == 0) {
 			r = conf_get_bool(g, k->name, &b, err);
-			sc->reuseport = b;
+			if (r > 0)
+				sc->reuseport = b;
 		} else if (strcmp(k->name, "max_size") == 0) {
 			r = check_int(s, k->min, k->max, &v, err);
-			sc->max_size = (uint32_t)v;
+			if (r == 0)
+				sc->max_size = (uint32_t)v;
 		} else if (k->parse != NULL) {
 			r = k->parse(g, s, sc, err);
 		} else if (k->min == -1 && k->max == -1) {

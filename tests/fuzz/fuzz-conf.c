@@ -15,6 +15,7 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 const char	*__lsan_default_suppressions(void);
+const char	*__lsan_default_options(void);
 
 /*
  * libconfig before 1.7.3 leaks a string token discarded by the parser's
@@ -26,6 +27,12 @@ const char *
 __lsan_default_suppressions(void)
 {
 	return "leak:libconfig.so\n";
+}
+
+const char *
+__lsan_default_options(void)
+{
+	return "print_suppressions=0";
 }
 
 int

@@ -325,6 +325,9 @@ static const struct {
 	{ UNIX("allow_uids = [-1];"), "sockets.[0].allow_uids.[0]: must be a user name or uid" },
 	{ UNIX("allow_gids = [true];"), "sockets.[0].allow_gids.[0]: must be a group name or gid" },
 	{ UNIX("allow_uids = 0;"), "sockets.[0].allow_uids: must be a list" },
+	/* Found by fuzz-conf: a bad value was copied from an unset variable. */
+	{ UDP("reuseport = \"::1\";"), "sockets.[0].reuseport: must be true or false" },
+	{ UDP("max_size = \"big\";"), "sockets.[0].max_size: must be an integer" },
 };
 
 START_TEST(test_conf_errors)
