@@ -402,7 +402,7 @@ scn_echo() {
 	recv=$(kv received "$out")
 	sent=$(kv sent "$out")
 	lost=$(kv lost "$out")
-	[ "$recv" -gt 0 ] || return 1
+	[ "$recv" -gt 0 ] || { why="no reply: $out"; return 1; }
 	echo "$(kv rate "$out") - $(calc "100 * $lost / $sent")" \
 	    "$(calc "($c1 - $c0) * 1e6 / $HZ / $recv") - - $sent $recv"
 }
@@ -420,7 +420,7 @@ scn_ping() {
 	prof_detach
 	stop_pid "$srv_pid"
 	n=$(kv n "$out")
-	[ "$n" -gt 0 ] || return 1
+	[ "$n" -gt 0 ] || { why="no round trip: $out"; return 1; }
 	echo "$(calc "1e6 / $(kv mean_us "$out")") - " \
 	    "$(calc "100 * $(kv lost "$out") / ($n + $(kv lost "$out"))")" \
 	    "$(calc "($c1 - $c0) * 1e6 / $HZ / $n")" \
@@ -453,7 +453,7 @@ scn_fwd() {
 	sout=$(grep '^mode=sink' "$work/sink.out")
 	uniq=$(kv unique "$sout")
 	sent=$(kv sent "$out")
-	[ "$uniq" -gt 0 ] || return 1
+	[ "$uniq" -gt 0 ] || { why="sink got nothing: $out / $sout"; return 1; }
 	echo "$(kv rate "$sout") $(kv rate "$out")" \
 	    "$(calc "100 * ($sent - $uniq) / $sent")" \
 	    "$(calc "($c1 - $c0) * 1e6 / $HZ / $uniq") - - $sent $uniq"
@@ -504,7 +504,7 @@ scn_log() {
 	stop_pid "$srv_pid"
 	rm -f "$file"
 	sent=$(kv sent "$out")
-	[ "$lines" -gt 0 ] || return 1
+	[ "$lines" -gt 0 ] || { why="no line logged: $out"; return 1; }
 	echo "$(calc "$lines / ($t1 - $t0)") $(kv rate "$out")" \
 	    "$(calc "100 * ($sent - $lines) / $sent")" \
 	    "$(calc "($c1 - $c0) * 1e6 / $HZ / $lines") - - $sent $lines"
@@ -553,6 +553,7 @@ subject_ok() {
 # Run one scenario; the result line lands in $res, the status is returned.
 run_scn() {
 	local scn=$1 size=$2 subj=$3 rc p
+	why=
 	# Not in $(...): servers must be started by this shell, so that the
 	# cleanup knows their PIDs.
 	case $scn in
@@ -581,8 +582,9 @@ run_one() {
 	rc=$?
 	[ $rc = 2 ] && return
 	if [ $rc != 0 ] || [ -z "$res" ]; then
-		msg "  $scn $size $subj rep $rep: failed:" \
-		    "$(head -c 300 "$work/srv.err" 2>/dev/null | head -n 2)"
+		[ -n "$why" ] || why="server did not start or died:"\
+" $(head -c 200 "$work/srv.err" 2>/dev/null | tr '\n' ' ')"
+		msg "  $scn $size $subj rep $rep: failed: $why"
 		res="- - - - - - - -"
 	fi
 	printf '%s\t%s\t%s\t%s\t%s\n' "$scn" "$size" "$subj" "$rep" \
