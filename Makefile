@@ -11,7 +11,7 @@
 VERSION		= 0.1.0
 CC		?= cc
 PKG_CONFIG	?= pkg-config
-PKGS		= libconfig libsystemd
+PKGS		= libconfig
 
 PREFIX		?= /usr/local
 SBINDIR		?= $(PREFIX)/sbin
@@ -50,7 +50,7 @@ all: dgramd
 # Relink when the build mode (SANITIZE) changes.
 $(OBJDIR)/.mode: FORCE
 	@mkdir -p $(OBJDIR)
-	@echo '$(ALL_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(ALL_CFLAGS) $(LDFLAGS)' > $@
+	@echo '$(ALL_CFLAGS) $(LDFLAGS) $(LIBS)' | cmp -s - $@ || echo '$(ALL_CFLAGS) $(LDFLAGS) $(LIBS)' > $@
 
 $(OBJDIR)/%.o: src/%.c $(OBJDIR)/.mode
 	@mkdir -p $(OBJDIR)
@@ -82,7 +82,7 @@ run: dgramd
 deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-	    build-essential pkg-config libconfig-dev libsystemd-dev check \
+	    build-essential pkg-config libconfig-dev check \
 	    python3 socat bsdutils util-linux procps iproute2 systemd strace \
 	    groff-base mandoc clang libclang-rt-14-dev nodejs
 

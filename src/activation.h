@@ -1,5 +1,5 @@
 /*
- * activation.h: the only user of sd-daemon: sockets passed by systemd,
+ * activation.h: the only speaker of the systemd protocols: sockets passed by systemd,
  * readiness and status notification, the watchdog, the fd store.
  */
 #ifndef DGRAMD_ACTIVATION_H

@@ -306,13 +306,16 @@ dispatch_signals(struct reactor *r)
 	struct signalfd_siginfo si;
 	size_t i;
 
-	while (read(r->sigwatch->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		for (i = 0; i < r->n_sigs; i++)
-			if (r->sigs[i].signo == (int)si.ssi_signo)
-				r->sigs[i].cb((int)si.ssi_signo, r->sigs[i].userdata);
-		if (r->sigwatch == NULL || r->sigwatch->deleted)
-			break;
-	}
+	/*
+	 * One signal per turn: the before-sleep hooks run between two, so a
+	 * stats line asked for after some output was produced reflects it.
+	 * Level-triggered epoll brings us back for the next one.
+	 */
+	if (read(r->sigwatch->fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	for (i = 0; i < r->n_sigs; i++)
+		if (r->sigs[i].signo == (int)si.ssi_signo)
+			r->sigs[i].cb((int)si.ssi_signo, r->sigs[i].userdata);
 }
 
 static void
