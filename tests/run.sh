@@ -22,6 +22,11 @@ for bin in ${UNIT_BINS:-}; do
 	out="$tmp/$(basename "$bin").out"
 	CK_FORK=yes CK_VERBOSITY=normal timeout 120 "$bin" >"$out" 2>&1
 	rc=$?
+	if [ ! -f "$out" ]; then
+		echo "not ok $(basename "$bin") (its output vanished: $out)"
+		failed=$((failed + 1)); failures+=("$(basename "$bin")")
+		continue
+	fi
 	# check prints "NN%: Checks: N, Failures: F, Errors: E" per suite.
 	line=$(grep -E '^[0-9]+%: Checks: ' "$out" | tail -1)
 	if [ -z "$line" ]; then
@@ -53,6 +58,11 @@ for t in tests/integration/t_*.py tests/integration/t_*.sh; do
 	*.sh) timeout 300 bash "$t" >"$out" 2>&1 ;;
 	esac
 	rc=$?
+	if [ ! -f "$out" ]; then
+		echo "not ok $(basename "$t") (its output vanished: $out)"
+		failed=$((failed + 1)); failures+=("$(basename "$t")")
+		continue
+	fi
 	ok=$(grep -c '^ok ' "$out")
 	nok=$(grep -c '^not ok ' "$out")
 	passed=$((passed + ok))
