@@ -11,6 +11,9 @@
  */
 #include <errno.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "syslog_fmt.h"
 
@@ -452,6 +455,86 @@ utf8_len(const uint8_t *p, size_t n)
 	return need;
 }
 
+/*
+ * Eight bytes at a time (the common case: printable ASCII goes out as is).
+ * The classic bit tricks (Anderson's "Bit Twiddling Hacks": haszero,
+ * hasless) tell whether any byte of a word is below 0x20, equal to a given
+ * byte, or has its high bit set; such a word is then done byte by byte.
+ */
+#define ONES	0x0101010101010101ull
+#define HIGHS	0x8080808080808080ull
+
+static inline uint64_t
+has_byte(uint64_t w, uint8_t c)
+{
+	uint64_t x = w ^ (ONES * c);
+
+	return (x - ONES) & ~x;
+}
+
+/* True when no byte of w needs a C-style escape (< 0x20, '\\', 0x7f, >= 0x80). */
+static inline bool
+word_plain_c(uint64_t w)
+{
+	return ((((w - ONES * 0x20) & ~w) | has_byte(w, '\\') | has_byte(w, 0x7f) | w) &
+	    HIGHS) == 0;
+}
+
+/* True when no byte of w needs a JSON escape (< 0x20, '"', '\\', 0x7f, >= 0x80). */
+static inline bool
+word_plain_json(uint64_t w)
+{
+	return ((((w - ONES * 0x20) & ~w) | has_byte(w, '"') | has_byte(w, '\\') |
+	    has_byte(w, 0x7f) | w) & HIGHS) == 0;
+}
+
+/*
+ * Copies the longest prefix of p[0..n) found plain a block at a time
+ * (the tail as the last block, overlapping what was copied) and returns
+ * its length; the caller goes on byte by byte from there. Output offsets
+ * equal input offsets within the prefix.
+ */
+static inline size_t
+copy_plain(char *o, const uint8_t *p, size_t n, bool json)
+{
+	size_t i = 0;
+	uint64_t w;
+
+#ifdef __SSE2__
+	/* 16 bytes at a time: a signed "< 0x20" also catches bytes >= 0x80. */
+	const __m128i sp = _mm_set1_epi8(0x20), bs = _mm_set1_epi8('\\');
+	const __m128i del = _mm_set1_epi8(0x7f), dq = _mm_set1_epi8('"');
+	__m128i v, bad;
+
+	while (n - i >= 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		bad = _mm_or_si128(_mm_cmplt_epi8(v, sp), _mm_or_si128(_mm_cmpeq_epi8(v, bs),
+		    _mm_cmpeq_epi8(v, del)));
+		if (json)
+			bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, dq));
+		if (_mm_movemask_epi8(bad) != 0)
+			break;
+		_mm_storeu_si128((__m128i *)(void *)(o + i), v);
+		i += 16;
+	}
+#endif
+	while (n - i >= 8) {
+		memcpy(&w, p + i, 8);
+		if (!(json ? word_plain_json(w) : word_plain_c(w)))
+			return i;
+		memcpy(o + i, &w, 8);
+		i += 8;
+	}
+	if (i >= 8 && i < n) {
+		memcpy(&w, p + n - 8, 8);
+		if (json ? word_plain_json(w) : word_plain_c(w)) {
+			memcpy(o + n - 8, &w, 8);
+			return n;
+		}
+	}
+	return i;
+}
+
 static char *
 put_hex(char *o, uint8_t c)
 {
@@ -466,11 +549,14 @@ size_t
 syslog_escape_c(char *out, const uint8_t *p, size_t n)
 {
 	char *o = out;
-	size_t i = 0, run, l;
+	size_t i = 0, run, l, k;
 
 	if (n == 0)
 		return 0;
 	while (i < n) {
+		k = copy_plain(o, p + i, n - i, false);
+		o += k;
+		i += k;
 		for (run = i; run < n && p[run] < 0x80 && esc_c[p[run]] == 0; run++)
 			;
 		memcpy(o, p + i, run - i);
@@ -518,11 +604,14 @@ size_t
 syslog_escape_json(char *out, const uint8_t *p, size_t n)
 {
 	char *o = out;
-	size_t i = 0, run, l;
+	size_t i = 0, run, l, k;
 
 	if (n == 0)
 		return 0;
 	while (i < n) {
+		k = copy_plain(o, p + i, n - i, true);
+		o += k;
+		i += k;
 		for (run = i; run < n && p[run] < 0x80 && esc_json[p[run]] == 0; run++)
 			;
 		memcpy(o, p + i, run - i);
@@ -644,17 +733,20 @@ put_uint(char *o, unsigned long long v)
 static char *
 put_time(char *o, const struct syslog_ctx *ctx)
 {
-	long us = ctx->usec;
-	int i;
+	static const char pairs[200] =
+	    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	    "8081828384858687888990919293949596979899";
+	unsigned us = (unsigned)ctx->usec % 1000000u;
 
-	o = put(o, ctx->clock->rfc3339, 19);
-	*o++ = '.';
-	for (i = 5; i >= 0; i--) {
-		o[i] = (char)('0' + us % 10);
-		us /= 10;
-	}
-	o += 6;
-	return put(o, ctx->clock->zone, 6);
+	/* Fixed-size copies and three digit pairs: no loop, no call. */
+	memcpy(o, ctx->clock->rfc3339, 19);
+	o[19] = '.';
+	memcpy(o + 20, pairs + 2 * (us / 10000), 2);
+	memcpy(o + 22, pairs + 2 * (us / 100 % 100), 2);
+	memcpy(o + 24, pairs + 2 * (us % 100), 2);
+	memcpy(o + 26, ctx->clock->zone, 6);
+	return o + 32;
 }
 
 static char *
