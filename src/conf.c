@@ -62,12 +62,13 @@ path_of(const config_setting_t *s, char *buf, size_t size)
 		    config_setting_index(s));
 }
 
-static int
-err_vset(struct conf_err *err, const config_setting_t *s, const char *key,
-    const char *fmt, va_list ap)
+void
+conf_err_format(struct conf_err *err, const config_setting_t *s, const char *key,
+    const char *fmt, ...)
 {
 	char path[600], msg[700];
 	const char *file;
+	va_list ap;
 	int line;
 
 	file = config_setting_source_file(s);
@@ -82,35 +83,13 @@ err_vset(struct conf_err *err, const config_setting_t *s, const char *key,
 
 		snprintf(path + n, sizeof(path) - n, "%s%s", n ? "." : "", key);
 	}
+	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
 	if (line > 0)
 		snprintf(err->msg, sizeof(err->msg), "%s:%d: %s: %s", file, line, path, msg);
 	else
 		snprintf(err->msg, sizeof(err->msg), "%s: %s: %s", file, path, msg);
-	return -EINVAL;
-}
-
-int
-conf_err_set(struct conf_err *err, const config_setting_t *s, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	err_vset(err, s, NULL, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-int
-conf_err_key(struct conf_err *err, const config_setting_t *group, const char *key,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	err_vset(err, group, key, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
 }
 
 /* Describes what a setting holds, for "got ..." in messages. */
@@ -304,7 +283,7 @@ conf_get_list(const config_setting_t *g, const char *key, config_setting_t **ret
 	if (s == NULL)
 		return 0;
 	if (!config_setting_is_aggregate(s) || config_setting_type(s) == CONFIG_TYPE_GROUP)
-		return conf_err_set(err, s, "must be a list [ ... ], got %s",
+		return conf_err_set(err, s, "must be a list, ( ... ) or [ ... ], got %s",
 		    describe(s, got, sizeof(got)));
 	*ret = s;
 	return 1;
@@ -473,25 +452,36 @@ key_group(const config_setting_t *g, const config_setting_t *s, struct sock_conf
 	return 0;
 }
 
+/* The list s as n elements (a list or an array); -EINVAL with err set. */
+static int
+list_of(const config_setting_t *s, int *ret_n, struct conf_err *err)
+{
+	char got[80];
+
+	if (!config_setting_is_aggregate(s) || config_setting_type(s) == CONFIG_TYPE_GROUP)
+		return conf_err_set(err, s, "must be a list, ( ... ) or [ ... ], got %s",
+		    describe(s, got, sizeof(got)));
+	*ret_n = config_setting_length(s);
+	return 0;
+}
+
 static int
 key_mcast_groups(const config_setting_t *g, const config_setting_t *s, struct sock_conf *sc,
     struct conf_err *err)
 {
-	config_setting_t *l;
 	union sockaddr_any a;
 	socklen_t alen;
 	const char *v = NULL;
 	int i, n;
 
-	if (conf_get_list(g, "multicast_groups", &l, err) < 0)
+	(void)g;
+	if (list_of(s, &n, err) < 0)
 		return -EINVAL;
-	(void)s;
-	n = config_setting_length(l);
 	sc->mcast_groups = calloc((size_t)n + 1, sizeof(char *));
 	if (sc->mcast_groups == NULL)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(l, (unsigned)i);
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 
 		if (string_of(e, &v, err) < 0)
 			return -EINVAL;
@@ -506,19 +496,6 @@ key_mcast_groups(const config_setting_t *g, const config_setting_t *s, struct so
 			return -ENOMEM;
 		sc->n_mcast_groups++;
 	}
-	return 0;
-}
-
-/* The list s as n elements (a list or an array); -EINVAL with err set. */
-static int
-list_of(const config_setting_t *s, int *ret_n, struct conf_err *err)
-{
-	char got[80];
-
-	if (!config_setting_is_aggregate(s) || config_setting_type(s) == CONFIG_TYPE_GROUP)
-		return conf_err_set(err, s, "must be a list [ ... ], got %s",
-		    describe(s, got, sizeof(got)));
-	*ret_n = config_setting_length(s);
 	return 0;
 }
 
@@ -755,20 +732,18 @@ static int
 key_handlers(const config_setting_t *g, const config_setting_t *s, struct sock_conf *sc,
     struct conf_err *err)
 {
-	config_setting_t *l;
 	int i, n, r;
 
-	(void)s;
-	if (conf_get_list(g, "handlers", &l, err) < 0)
+	(void)g;
+	if (list_of(s, &n, err) < 0)
 		return -EINVAL;
-	n = config_setting_length(l);
 	if (n == 0)
-		return conf_err_set(err, l, "must hold at least one handler");
+		return conf_err_set(err, s, "must hold at least one handler");
 	sc->handlers = calloc((size_t)n, sizeof(*sc->handlers));
 	if (sc->handlers == NULL)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		r = parse_handler(config_setting_get_elem(l, (unsigned)i), &sc->handlers[i], err);
+		r = parse_handler(config_setting_get_elem(s, (unsigned)i), &sc->handlers[i], err);
 		sc->n_handlers++;
 		if (r < 0)
 			return r;
