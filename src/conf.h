@@ -120,10 +120,20 @@ void	conf_foreach_key(void (*cb)(const char *section, const char *key, void *ud)
  * Helpers for handler parsers. Each getter returns 1 when key is present
  * and valid, 0 when it is absent (ret untouched), -EINVAL with err set.
  */
-int	conf_err_set(struct conf_err *err, const config_setting_t *s, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
-int	conf_err_key(struct conf_err *err, const config_setting_t *group, const char *key,
+/* Fills err with "FILE:LINE: s.path[.key]: message"; key may be NULL. */
+void	conf_err_format(struct conf_err *err, const config_setting_t *s, const char *key,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * conf_err_set(err, s, fmt, ...) and conf_err_key(err, group, key, fmt, ...)
+ * fill err and evaluate to -EINVAL. They are macros so that the constant is
+ * visible at the call site: the static analyzer does not follow a variadic
+ * function's return value, and "return conf_err_set(...)" must be seen as an
+ * error return for the getters' "ret written only on success" to check out.
+ */
+#define conf_err_set(err, s, ...) \
+	(conf_err_format((err), (s), NULL, __VA_ARGS__), -EINVAL)
+#define conf_err_key(err, group, key, ...) \
+	(conf_err_format((err), (group), (key), __VA_ARGS__), -EINVAL)
 /* Rejects keys of group not in keys (NULL-terminated); "type" is always allowed. */
 int	conf_check_keys(const config_setting_t *group, const char *const *keys,
 	    struct conf_err *err);
