@@ -86,6 +86,7 @@ struct log_state {
 	bool			 peer_valid;
 	char			 sender[SYSLOG_SENDER_MAX];
 	size_t			 sender_len;
+	bool			 sender_plain;	/* no byte of it needs an escape */
 	char			 sender_ip[INET6_ADDRSTRLEN];
 	size_t			 sender_ip_len;
 	uint64_t		 written, write_errors, dropped, filtered;
@@ -536,6 +537,7 @@ set_sender(struct log_state *st, const struct dgram *d)
 	if (d->peer == NULL || d->peer_len > sizeof(st->peer)) {
 		memcpy(st->sender, "(unbound)", 9);
 		st->sender_len = 9;
+		st->sender_plain = true;
 		return;
 	}
 	switch (d->peer->sa_family) {
@@ -586,6 +588,12 @@ set_sender(struct log_state *st, const struct dgram *d)
 		break;
 	}
 	st->sender_len = (size_t)(o - st->sender);
+	/* Checked once per sender, so lines copy it as is. */
+	st->sender_plain = true;
+	for (i = 0; i < st->sender_len; i++)
+		if ((uint8_t)st->sender[i] < 0x20 || (uint8_t)st->sender[i] >= 0x7f ||
+		    st->sender[i] == '\\' || st->sender[i] == '"')
+			st->sender_plain = false;
 	memcpy(&st->peer, d->peer, d->peer_len);
 	st->peer_len = d->peer_len;
 	st->peer_valid = true;
@@ -641,6 +649,7 @@ log_handle(struct handler *h, const struct dgram *d)
 		.usec = ts->tv_nsec / 1000,
 		.sender = st->sender,
 		.sender_len = st->sender_len,
+		.sender_plain = st->sender_plain,
 		.size = d->len,
 	};
 	if (h->sock_conf->type == SOCK_T_UNIX) {

@@ -43,6 +43,8 @@ struct slot_info {
 struct recv_area {
 	unsigned		 batch;
 	size_t			 slot_size;
+	size_t			 iov_len;	/* what the iovecs hold now (max_size + 1) */
+	unsigned		 dirty;		/* slots the last receive filled */
 	uint8_t			*bufs;
 	struct mmsghdr		*msgs;
 	struct iovec		*iov;
@@ -70,6 +72,7 @@ int
 sock_area_new(unsigned batch, size_t max_size, struct recv_area **ret)
 {
 	struct recv_area *a;
+	unsigned i;
 
 	a = calloc(1, sizeof(*a));
 	if (a == NULL)
@@ -89,6 +92,18 @@ sock_area_new(unsigned batch, size_t max_size, struct recv_area **ret)
 		sock_area_free(a);
 		return -ENOMEM;
 	}
+	/* What never changes is set once; on_readable resets what the kernel wrote. */
+	for (i = 0; i < batch; i++) {
+		a->iov[i].iov_base = a->bufs + (size_t)i * a->slot_size;
+		a->iov[i].iov_len = a->slot_size;
+		a->msgs[i].msg_hdr.msg_iov = &a->iov[i];
+		a->msgs[i].msg_hdr.msg_iovlen = 1;
+		a->msgs[i].msg_hdr.msg_name = &a->names[i];
+		a->msgs[i].msg_hdr.msg_namelen = sizeof(a->names[i]);
+		a->msgs[i].msg_hdr.msg_control = a->ctrl + (size_t)i * RECV_CTRL;
+		a->msgs[i].msg_hdr.msg_controllen = RECV_CTRL;
+	}
+	a->iov_len = a->slot_size;
 	*ret = a;
 	return 0;
 }
@@ -124,6 +139,15 @@ family_of(enum sock_type t)
 	default:
 		return AF_UNIX;
 	}
+}
+
+/* True when c binds to all addresses (replies then need the datagram's destination). */
+static bool
+conf_wildcard(const struct sock_conf *c)
+{
+	return c->address == NULL ||
+	    (c->type == SOCK_T_UDP4 && c->addr.in.sin_addr.s_addr == htonl(INADDR_ANY)) ||
+	    (c->type == SOCK_T_UDP6 && IN6_IS_ADDR_UNSPECIFIED(&c->addr.in6.sin6_addr));
 }
 
 /* Sets a buffer size; above the system maximum, forces it or warns. */
@@ -182,6 +206,7 @@ int
 sock_apply_options(struct dg_socket *s, const struct sock_conf *c)
 {
 	bool v6 = c->type == SOCK_T_UDP6;
+	int want_pktinfo = s->adopted || conf_wildcard(c);
 	int r = 0;
 
 	s->max_size = c->max_size;
@@ -209,9 +234,10 @@ sock_apply_options(struct dg_socket *s, const struct sock_conf *c)
 	if (r == 0 && c->multicast_loop >= 0)
 		r = v6 ? setopt_int(s->fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, c->multicast_loop) :
 		    setopt_int(s->fd, IPPROTO_IP, IP_MULTICAST_LOOP, c->multicast_loop);
+	/* Replies need the address a datagram came to only on a wildcard socket. */
 	if (r == 0)
-		r = v6 ? setopt_int(s->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1) :
-		    setopt_int(s->fd, IPPROTO_IP, IP_PKTINFO, 1);
+		r = v6 ? setopt_int(s->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, want_pktinfo) :
+		    setopt_int(s->fd, IPPROTO_IP, IP_PKTINFO, want_pktinfo);
 	if (r == 0)
 		r = join_groups(s, c);
 	return r;
@@ -333,9 +359,7 @@ sock_open(const struct sock_conf *c, struct dg_socket **ret, const char **ret_wh
 		what = "getsockname";
 		goto fail;
 	}
-	s->wildcard = c->address == NULL ||
-	    (c->type == SOCK_T_UDP4 && c->addr.in.sin_addr.s_addr == htonl(INADDR_ANY)) ||
-	    (c->type == SOCK_T_UDP6 && IN6_IS_ADDR_UNSPECIFIED(&c->addr.in6.sin6_addr));
+	s->wildcard = conf_wildcard(c);
 	*ret = s;
 	return 0;
 fail:
@@ -468,19 +492,23 @@ on_readable(struct reactor_watch *w, int fd, uint32_t events, void *userdata)
 
 	(void)w;
 	(void)events;
-	for (i = 0; i < a->batch; i++) {
-		a->iov[i].iov_base = a->bufs + (size_t)i * a->slot_size;
-		a->iov[i].iov_len = (size_t)s->max_size + 1;
-		a->msgs[i].msg_hdr.msg_iov = &a->iov[i];
-		a->msgs[i].msg_hdr.msg_iovlen = 1;
-		a->msgs[i].msg_hdr.msg_name = &a->names[i];
+	/*
+	 * The slots are set up once (sock_area_new): only the lengths the
+	 * kernel overwrote in the last receive, and the iovec lengths when
+	 * this socket's max_size differs from the previous one's, are reset.
+	 */
+	if (a->iov_len != (size_t)s->max_size + 1) {
+		a->iov_len = (size_t)s->max_size + 1;
+		for (i = 0; i < a->batch; i++)
+			a->iov[i].iov_len = a->iov_len;
+	}
+	for (i = 0; i < a->dirty; i++) {
 		a->msgs[i].msg_hdr.msg_namelen = sizeof(a->names[i]);
-		a->msgs[i].msg_hdr.msg_control = a->ctrl + (size_t)i * RECV_CTRL;
 		a->msgs[i].msg_hdr.msg_controllen = RECV_CTRL;
-		a->msgs[i].msg_hdr.msg_flags = 0;
 	}
 	/* One batch per wakeup: level-triggered epoll brings us back for the rest. */
 	n = recvmmsg(fd, a->msgs, a->batch, MSG_TRUNC | MSG_CMSG_CLOEXEC, NULL);
+	a->dirty = n > 0 ? (unsigned)n : 0;
 	if (n <= 0)
 		return;	/* EAGAIN, EINTR, or an error report consumed: nothing to do */
 	(void)clock_gettime(CLOCK_REALTIME, &now);

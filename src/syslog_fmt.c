@@ -488,6 +488,32 @@ word_plain_json(uint64_t w)
 	    has_byte(w, 0x7f) | w) & HIGHS) == 0;
 }
 
+#ifdef __SSE2__
+/* True when none of the 16 bytes at p needs an escape (a signed "< 0x20" also catches >= 0x80). */
+static inline bool
+block_plain(const uint8_t *p, bool json)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p), bad;
+
+	bad = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+	    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))));
+	if (json)
+		bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+	return _mm_movemask_epi8(bad) == 0;
+}
+#endif
+
+/* True when none of the 8 bytes at p needs an escape. */
+static inline bool
+word_plain(const uint8_t *p, bool json)
+{
+	uint64_t w;
+
+	memcpy(&w, p, 8);
+	return json ? word_plain_json(w) : word_plain_c(w);
+}
+
 /*
  * Copies the longest prefix of p[0..n) found plain a block at a time
  * (the tail as the last block, overlapping what was copied) and returns
@@ -498,39 +524,24 @@ static inline size_t
 copy_plain(char *o, const uint8_t *p, size_t n, bool json)
 {
 	size_t i = 0;
-	uint64_t w;
 
 #ifdef __SSE2__
-	/* 16 bytes at a time: a signed "< 0x20" also catches bytes >= 0x80. */
-	const __m128i sp = _mm_set1_epi8(0x20), bs = _mm_set1_epi8('\\');
-	const __m128i del = _mm_set1_epi8(0x7f), dq = _mm_set1_epi8('"');
-	__m128i v, bad;
-
-	while (n - i >= 16) {
-		v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-		bad = _mm_or_si128(_mm_cmplt_epi8(v, sp), _mm_or_si128(_mm_cmpeq_epi8(v, bs),
-		    _mm_cmpeq_epi8(v, del)));
-		if (json)
-			bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, dq));
-		if (_mm_movemask_epi8(bad) != 0)
-			break;
-		_mm_storeu_si128((__m128i *)(void *)(o + i), v);
+	while (n - i >= 16 && block_plain(p + i, json)) {
+		memcpy(o + i, p + i, 16);
 		i += 16;
 	}
+	if (i >= 16 && i < n && n - i < 16 && block_plain(p + n - 16, json)) {
+		memcpy(o + n - 16, p + n - 16, 16);
+		return n;
+	}
 #endif
-	while (n - i >= 8) {
-		memcpy(&w, p + i, 8);
-		if (!(json ? word_plain_json(w) : word_plain_c(w)))
-			return i;
-		memcpy(o + i, &w, 8);
+	while (n - i >= 8 && word_plain(p + i, json)) {
+		memcpy(o + i, p + i, 8);
 		i += 8;
 	}
-	if (i >= 8 && i < n) {
-		memcpy(&w, p + n - 8, 8);
-		if (json ? word_plain_json(w) : word_plain_c(w)) {
-			memcpy(o + n - 8, &w, 8);
-			return n;
-		}
+	if (i >= 8 && i < n && n - i < 8 && word_plain(p + n - 8, json)) {
+		memcpy(o + n - 8, p + n - 8, 8);
+		return n;
 	}
 	return i;
 }
@@ -558,9 +569,7 @@ syslog_escape_c(char *out, const uint8_t *p, size_t n)
 		o += k;
 		i += k;
 		for (run = i; run < n && p[run] < 0x80 && esc_c[p[run]] == 0; run++)
-			;
-		memcpy(o, p + i, run - i);
-		o += run - i;
+			*o++ = (char)p[run];
 		i = run;
 		if (i == n)
 			break;
@@ -613,9 +622,7 @@ syslog_escape_json(char *out, const uint8_t *p, size_t n)
 		o += k;
 		i += k;
 		for (run = i; run < n && p[run] < 0x80 && esc_json[p[run]] == 0; run++)
-			;
-		memcpy(o, p + i, run - i);
-		o += run - i;
+			*o++ = (char)p[run];
 		i = run;
 		if (i == n)
 			break;
@@ -648,6 +655,25 @@ syslog_escape_json(char *out, const uint8_t *p, size_t n)
 
 /* --- time ------------------------------------------------------------------ */
 
+/* Renders "2024-11-25T10:00:00.123456+01:00" (32 bytes) for usec within c's second. */
+static void
+render_time(char *o, const struct syslog_clock *c, long usec)
+{
+	static const char pairs[200] =
+	    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	    "8081828384858687888990919293949596979899";
+	unsigned us = (unsigned)usec % 1000000u;
+
+	/* Fixed-size copies and three digit pairs: no loop, no call. */
+	memcpy(o, c->rfc3339, 19);
+	o[19] = '.';
+	memcpy(o + 20, pairs + 2 * (us / 10000), 2);
+	memcpy(o + 22, pairs + 2 * (us / 100 % 100), 2);
+	memcpy(o + 24, pairs + 2 * (us % 100), 2);
+	memcpy(o + 26, c->zone, 6);
+}
+
 static char *
 put2(char *o, int v)
 {
@@ -664,8 +690,13 @@ syslog_clock_update(struct syslog_clock *c, const struct timespec *ts)
 	int y;
 	char *o;
 
-	if (c->valid && c->sec == ts->tv_sec)
+	if (c->valid && c->sec == ts->tv_sec) {
+		if (c->usec != ts->tv_nsec / 1000) {
+			c->usec = ts->tv_nsec / 1000;
+			render_time(c->time, c, c->usec);
+		}
 		return;
+	}
 	if (localtime_r(&ts->tv_sec, &tm) == NULL)
 		memset(&tm, 0, sizeof(tm));
 	memcpy(c->rfc3164, months[(unsigned)tm.tm_mon % 12], 3);
@@ -703,6 +734,8 @@ syslog_clock_update(struct syslog_clock *c, const struct timespec *ts)
 	*o = '\0';
 	c->sec = ts->tv_sec;
 	c->valid = true;
+	c->usec = ts->tv_nsec / 1000;
+	render_time(c->time, c, c->usec);
 }
 
 /* --- line formatting ------------------------------------------------------- */
@@ -729,23 +762,14 @@ put_uint(char *o, unsigned long long v)
 	return put(o, tmp + i, sizeof(tmp) - i);
 }
 
-/* The receive time: "2024-11-25T10:00:00.123456+01:00". */
+/* The receive time; a batch's datagrams share one, rendered once by the clock. */
 static char *
 put_time(char *o, const struct syslog_ctx *ctx)
 {
-	static const char pairs[200] =
-	    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-	    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-	    "8081828384858687888990919293949596979899";
-	unsigned us = (unsigned)ctx->usec % 1000000u;
-
-	/* Fixed-size copies and three digit pairs: no loop, no call. */
-	memcpy(o, ctx->clock->rfc3339, 19);
-	o[19] = '.';
-	memcpy(o + 20, pairs + 2 * (us / 10000), 2);
-	memcpy(o + 22, pairs + 2 * (us / 100 % 100), 2);
-	memcpy(o + 24, pairs + 2 * (us % 100), 2);
-	memcpy(o + 26, ctx->clock->zone, 6);
+	if (ctx->usec == ctx->clock->usec)
+		memcpy(o, ctx->clock->time, 32);
+	else
+		render_time(o, ctx->clock, ctx->usec);
 	return o + 32;
 }
 
@@ -762,7 +786,10 @@ syslog_format_raw(char *out, const uint8_t *data, size_t len, const struct syslo
 
 	o = put_time(o, ctx);
 	*o++ = ' ';
-	o = put_c(o, ctx->sender, ctx->sender_len);
+	if (ctx->sender_plain)
+		o = put(o, ctx->sender, ctx->sender_len);
+	else
+		o = put_c(o, ctx->sender, ctx->sender_len);
 	*o++ = ' ';
 	o = put_c(o, data, syslog_strip_len(data, len));
 	*o++ = '\n';
@@ -846,7 +873,13 @@ syslog_format_json(char *out, const struct syslog_msg *m, const struct syslog_ct
 	o = PUT_JFIELD(o, "msgid", m->msgid);
 	o = PUT_JFIELD(o, "sd", m->sd);
 	o = put_jfield(o, "message", 7, m->msg.p, m->msg.len);
-	o = put_jfield(o, "sender", 6, ctx->sender, ctx->sender_len);
+	if (ctx->sender_plain) {
+		o = PUT_LIT(o, ",\"sender\":\"");
+		o = put(o, ctx->sender, ctx->sender_len);
+		*o++ = '"';
+	} else {
+		o = put_jfield(o, "sender", 6, ctx->sender, ctx->sender_len);
+	}
 	o = PUT_LIT(o, ",\"size\":");
 	o = put_uint(o, ctx->size);
 	if (ctx->has_cred) {

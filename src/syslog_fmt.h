@@ -98,6 +98,8 @@ struct syslog_clock {
 	char	rfc3164[16];	/* "Nov 25 10:00:00" */
 	char	rfc3339[20];	/* "2024-11-25T10:00:00" */
 	char	zone[7];	/* "+01:00" */
+	long	usec;		/* of the last update; time holds it rendered */
+	char	time[32];	/* "2024-11-25T10:00:00.123456+01:00", unterminated */
 };
 
 /* Makes c describe ts's second (local time). */
@@ -113,6 +115,7 @@ struct syslog_ctx {
 	long				 usec;		/* receive time, microseconds */
 	const char			*sender;	/* "1.2.3.4:5", a path, "(unbound)" */
 	size_t				 sender_len;	/* <= SYSLOG_SENDER_MAX */
+	bool				 sender_plain;	/* needs no escape in any format */
 	const char			*host;		/* host for messages that carry none */
 	size_t				 host_len;	/* <= SYSLOG_HOST_MAX */
 	bool				 has_cred;
