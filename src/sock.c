@@ -299,6 +299,127 @@ finish_unix(struct dg_socket *s, const struct sock_conf *c)
 	return 0;
 }
 
+/* The size a fresh socket of this type gets for opt (the system default). */
+static int
+default_buffer(enum sock_type t, int opt, int *ret)
+{
+	int fd, v = 0;
+	socklen_t len = sizeof(v);
+
+	fd = socket(family_of(t), SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (getsockopt(fd, SOL_SOCKET, opt, &v, &len) < 0) {
+		v = -errno;
+		safe_close(fd);
+		return v;
+	}
+	safe_close(fd);
+	/* getsockopt reports twice what setsockopt takes. */
+	*ret = v / 2;
+	return 0;
+}
+
+static bool
+has_group(const struct sock_conf *c, const char *g)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_mcast_groups; i++)
+		if (strcmp(c->mcast_groups[i], g) == 0)
+			return true;
+	return false;
+}
+
+static int
+leave_group(struct dg_socket *s, enum sock_type t, const char *group)
+{
+	union sockaddr_any g;
+	socklen_t glen;
+
+	if (addr_parse_ip(group, family_of(t), 0, &g, &glen) < 0)
+		return -EINVAL;
+	if (g.sa.sa_family == AF_INET) {
+		struct ip_mreqn m = { 0 };
+
+		m.imr_multiaddr = g.in.sin_addr;
+		if (setsockopt(s->fd, IPPROTO_IP, IP_DROP_MEMBERSHIP, &m, sizeof(m)) < 0 &&
+		    errno != EADDRNOTAVAIL)
+			return -errno;
+	} else {
+		struct ipv6_mreq m = { 0 };
+
+		m.ipv6mr_multiaddr = g.in6.sin6_addr;
+		if (setsockopt(s->fd, IPPROTO_IPV6, IPV6_LEAVE_GROUP, &m, sizeof(m)) < 0 &&
+		    errno != EADDRNOTAVAIL)
+			return -errno;
+	}
+	return 0;
+}
+
+/*
+ * Puts back the system default of what old set and c leaves unset, so
+ * that removing a key on reload undoes it.
+ */
+static int
+reset_unset(struct dg_socket *s, const struct sock_conf *c, const struct sock_conf *old)
+{
+	bool v6 = c->type == SOCK_T_UDP6;
+	int def, r = 0;
+
+	if (old->recv_buffer > 0 && c->recv_buffer == 0) {
+		r = default_buffer(c->type, SO_RCVBUF, &def);
+		if (r == 0)
+			r = setopt_int(s->fd, SOL_SOCKET, SO_RCVBUF, def);
+	}
+	if (r == 0 && old->send_buffer > 0 && c->send_buffer == 0) {
+		r = default_buffer(c->type, SO_SNDBUF, &def);
+		if (r == 0)
+			r = setopt_int(s->fd, SOL_SOCKET, SO_SNDBUF, def);
+	}
+	if (r < 0 || c->type == SOCK_T_UNIX)
+		return r;
+	/* -1 means "the system default" for the hop limits. */
+	if (old->ttl > 0 && c->ttl == 0)
+		r = v6 ? setopt_int(s->fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, -1) :
+		    setopt_int(s->fd, IPPROTO_IP, IP_TTL, -1);
+	if (r == 0 && old->broadcast > 0 && c->broadcast < 0 && !v6)
+		r = setopt_int(s->fd, SOL_SOCKET, SO_BROADCAST, 0);
+	if (r == 0 && old->multicast_ttl >= 0 && c->multicast_ttl < 0)
+		r = v6 ? setopt_int(s->fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, -1) :
+		    setopt_int(s->fd, IPPROTO_IP, IP_MULTICAST_TTL, 1);
+	if (r == 0 && old->multicast_loop >= 0 && c->multicast_loop < 0)
+		r = v6 ? setopt_int(s->fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 1) :
+		    setopt_int(s->fd, IPPROTO_IP, IP_MULTICAST_LOOP, 1);
+	return r;
+}
+
+int
+sock_update_options(struct dg_socket *s, const struct sock_conf *c, const struct sock_conf *old)
+{
+	size_t i;
+	int r;
+
+	r = reset_unset(s, c, old);
+	for (i = 0; r == 0 && i < old->n_mcast_groups; i++)
+		if (!has_group(c, old->mcast_groups[i]))
+			r = leave_group(s, c->type, old->mcast_groups[i]);
+	if (r == 0)
+		r = sock_apply_options(s, c);
+	if (r == 0 && c->type == SOCK_T_UNIX && s->created_path && !s->adopted)
+		r = finish_unix(s, c);
+	if (r < 0)
+		return r;
+	/* These shape the bind itself: a kept socket cannot take them. */
+	if ((c->ipv6_only != 0) != (old->ipv6_only != 0) && c->type == SOCK_T_UDP6)
+		log_warning("%s: ipv6_only changed; it takes effect when the socket is bound "
+		    "anew (restart, or change its address or port)", c->name);
+	if (c->reuseport != old->reuseport)
+		log_warning("%s: reuseport changed; it takes effect when the socket is bound "
+		    "anew (restart, or change its address or port)", c->name);
+	return 0;
+}
+
 int
 sock_open(const struct sock_conf *c, struct dg_socket **ret, const char **ret_what)
 {

@@ -92,6 +92,13 @@ int	sock_open(const struct sock_conf *c, struct dg_socket **ret, const char **re
 int	sock_adopt(const struct sock_conf *c, int fd, struct dg_socket **ret);
 /* Applies c's options (ttl, broadcast, buffers...) to an open socket. */
 int	sock_apply_options(struct dg_socket *s, const struct sock_conf *c);
+/*
+ * Reload: moves a kept socket from old's options to c's, putting back the
+ * system default of what c no longer sets, leaving removed multicast
+ * groups, and re-applying a unix socket file's mode and owner. 0 or -errno.
+ */
+int	sock_update_options(struct dg_socket *s, const struct sock_conf *c,
+	    const struct sock_conf *old);
 /* Starts receiving through area; dispatch/batch_end get userdata. */
 int	sock_start(struct dg_socket *s, struct reactor *r, struct recv_area *area,
 	    sock_dispatch_fn dispatch, sock_batch_end_fn batch_end, void *userdata);
