@@ -490,6 +490,25 @@ fail:
 	return r;
 }
 
+/*
+ * Whether a passed UDP socket bound to local can stand for c: the port,
+ * unless c says 0 (any), and the address, unless c leaves it to all.
+ */
+static bool
+udp_fits(const struct sock_conf *c, const union sockaddr_any *local)
+{
+	if (c->type == SOCK_T_UDP4) {
+		if (c->port != 0 && ntohs(local->in.sin_port) != c->port)
+			return false;
+		return c->addr.in.sin_addr.s_addr == htonl(INADDR_ANY) ||
+		    c->addr.in.sin_addr.s_addr == local->in.sin_addr.s_addr;
+	}
+	if (c->port != 0 && ntohs(local->in6.sin6_port) != c->port)
+		return false;
+	return IN6_IS_ADDR_UNSPECIFIED(&c->addr.in6.sin6_addr) ||
+	    memcmp(&c->addr.in6.sin6_addr, &local->in6.sin6_addr, 16) == 0;
+}
+
 int
 sock_adopt(const struct sock_conf *c, int fd, struct dg_socket **ret)
 {
@@ -515,6 +534,10 @@ sock_adopt(const struct sock_conf *c, int fd, struct dg_socket **ret)
 	}
 	if (c->type == SOCK_T_UNIX &&
 	    !addr_equal(&s->local.sa, s->local_len, &c->addr.sa, c->addr_len)) {
+		r = -EPROTOTYPE;
+		goto fail;
+	}
+	if (c->type != SOCK_T_UNIX && !udp_fits(c, &s->local)) {
 		r = -EPROTOTYPE;
 		goto fail;
 	}

@@ -184,6 +184,27 @@ sockets = ( { name = "relay"; type = "udp6"; address = "::1"; port = %d;
                         % (port, port))
 
 
+def test_wrong_port_or_address_is_config_error():
+    if ACTIVATE is None:
+        return "skip"
+    tmp = tempfile.mkdtemp(prefix="dgramd-test-")
+    port, other = free_port(), free_port()
+    conf = """
+sockets = ( { name = "relay"; type = "udp4"; address = "127.0.0.1"; port = %d;
+              handlers = ( { type = "echo"; } ); } );
+""" % port
+    expect_config_error(conf, tmp, ["127.0.0.1:%d" % other], ["relay"],
+                        r"relay: socket passed by systemd \(fd 3\) does not match the config: "
+                        r"it is udp4 127\.0\.0\.1:%d, the config declares udp4 127\.0\.0\.1:%d"
+                        % (other, port))
+    conf = """
+sockets = ( { name = "relay"; type = "udp4"; address = "127.0.0.2"; port = 0;
+              handlers = ( { type = "echo"; } ); } );
+"""
+    expect_config_error(conf, tmp, ["127.0.0.1:%d" % other], ["relay"],
+                        r"relay: socket passed by systemd \(fd 3\) does not match the config")
+
+
 def test_stream_socket_is_config_error():
     if ACTIVATE is None:
         return "skip"
