@@ -569,7 +569,7 @@ int
 daemon_start(const char *file, struct daemon **ret)
 {
 	struct dg_socket **opened = NULL;
-	struct slot **kept = NULL;
+	struct slot **kept = NULL, *slots = NULL;
 	struct daemon *d;
 	size_t i;
 	int r, n, code = EXIT_OSERR;
@@ -607,10 +607,11 @@ daemon_start(const char *file, struct daemon **ret)
 	r = sock_area_new(d->conf->batch, largest_max_size(d->conf), &d->area);
 	if (r < 0)
 		goto fail;
-	kept = calloc(d->conf->n_socks, sizeof(*kept));
-	opened = calloc(d->conf->n_socks, sizeof(*opened));
-	d->slots = calloc(d->conf->n_socks, sizeof(*d->slots));
-	if (kept == NULL || opened == NULL || d->slots == NULL)
+	/* As on reload, the set is built beside d and installed once complete. */
+	kept = calloc(d->conf->n_socks, sizeof(struct slot *));
+	opened = calloc(d->conf->n_socks, sizeof(struct dg_socket *));
+	slots = calloc(d->conf->n_socks, sizeof(*slots));
+	if (kept == NULL || opened == NULL || slots == NULL)
 		goto fail;
 	r = open_new(d, d->conf, kept, opened);
 	if (r < 0) {
@@ -618,14 +619,16 @@ daemon_start(const char *file, struct daemon **ret)
 		goto fail;
 	}
 	own_stored(d, opened, d->conf->n_socks);
-	r = build_routes(d, d->conf, kept, opened, d->slots);
+	r = build_routes(d, d->conf, kept, opened, slots);
 	if (r < 0) {
 		for (i = 0; i < d->conf->n_socks; i++)
 			opened[i] = opened[i] != NULL && opened[i]->adopted ?
 			    sock_forget(opened[i]) : sock_close(opened[i]);
 		goto fail;
 	}
+	d->slots = slots;
 	d->n_slots = d->conf->n_socks;
+	slots = NULL;
 	free(kept);
 	free(opened);
 	kept = NULL;
@@ -654,6 +657,7 @@ daemon_start(const char *file, struct daemon **ret)
 fail:
 	free(kept);
 	free(opened);
+	free(slots);
 	daemon_free(d);
 	return code;
 }
@@ -675,8 +679,8 @@ daemon_reload(struct daemon *d)
 		notify_ready(d);
 		return -EINVAL;
 	}
-	kept = calloc(c->n_socks, sizeof(*kept));
-	opened = calloc(c->n_socks, sizeof(*opened));
+	kept = calloc(c->n_socks, sizeof(struct slot *));
+	opened = calloc(c->n_socks, sizeof(struct dg_socket *));
 	slots = calloc(c->n_socks, sizeof(*slots));
 	if (kept == NULL || opened == NULL || slots == NULL)
 		goto fail;
@@ -706,7 +710,7 @@ daemon_reload(struct daemon *d)
 		bool reused = false;
 
 		for (j = 0; j < c->n_socks && !reused; j++)
-			reused = kept[j] == &d->slots[i];
+			reused = kept[j] != NULL && kept[j] == &d->slots[i];
 		d->slots[i].route = route_free(d->slots[i].route);
 		if (reused)
 			continue;
