@@ -173,11 +173,13 @@ cidr_parse(const char *s, struct cidr *ret)
 	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
 	struct cidr c;
 	unsigned long p;
-	unsigned max, i;
+	unsigned max;
+	size_t i, len;
 
-	if (strlen(s) >= sizeof(buf))
+	len = strlen(s);
+	if (len >= sizeof(buf))
 		return -EINVAL;
-	strcpy(buf, s);
+	memcpy(buf, s, len + 1);
 	memset(&c, 0, sizeof(c));
 	slash = strchr(buf, '/');
 	if (slash != NULL)

@@ -131,8 +131,8 @@ append(struct fdstore *s, const char *name, dev_t dev, ino_t ino)
 int
 fdstore_note(struct fdstore *s, const char *name, int fd)
 {
-	dev_t dev;
-	ino_t ino;
+	dev_t dev = 0;
+	ino_t ino = 0;
 	int r;
 
 	if (s == NULL)
@@ -156,8 +156,8 @@ void
 fdstore_add(struct fdstore *s, const char *name, int fd)
 {
 	struct fdstore_entry *e;
-	dev_t dev;
-	ino_t ino;
+	dev_t dev = 0;
+	ino_t ino = 0;
 	int r;
 
 	if (s == NULL)
@@ -206,8 +206,8 @@ fdstore_end(struct fdstore *s)
 bool
 fdstore_holds(const struct fdstore *s, int fd)
 {
-	dev_t dev;
-	ino_t ino;
+	dev_t dev = 0;
+	ino_t ino = 0;
 
 	if (s == NULL || fd < 0 || fd_id(fd, &dev, &ino) < 0)
 		return false;
@@ -228,7 +228,7 @@ getopt_int(int fd, int level, int name, int *v)
 int
 fdstore_fits(const struct sock_conf *c, int fd, const char **why)
 {
-	union sockaddr_any a;
+	union sockaddr_any a = { 0 };
 	socklen_t alen = sizeof(a);
 	struct stat st;
 	int type, domain, v, want_domain;

@@ -218,20 +218,20 @@ static struct rl_entry *
 lookup(struct ratelimit *rl, const struct rl_key *k, uint64_t now_ns)
 {
 	struct rl_entry *set = rl->table + (size_t)set_of(rl, k) * rl->ways;
-	struct rl_entry *victim = NULL;
+	struct rl_entry *victim = &set[0];	/* a set has 1..RATELIMIT_WAYS ways */
 	uint32_t i;
 
 	for (i = 0; i < rl->ways; i++) {
 		struct rl_entry *e = &set[i];
 
 		if (!e->used) {
-			if (victim == NULL || victim->used)
+			if (victim->used)
 				victim = e;
 			continue;
 		}
 		if (memcmp(&e->key, k, sizeof(*k)) == 0)
 			return e;
-		if (victim == NULL || (victim->used && e->bucket.last_ns < victim->bucket.last_ns))
+		if (victim->used && e->bucket.last_ns < victim->bucket.last_ns)
 			victim = e;
 	}
 	if (!victim->used)
