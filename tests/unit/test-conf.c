@@ -177,6 +177,14 @@ static const struct {
 	{ "sockets = ( { name = \"a\"; type = \"udp4\"; port = 5; multicast_groups = "
 	  "[ \"10.0.0.1\" ]; " ECHO " } );",
 	  "sockets.[0].multicast_groups.[0]: must be a multicast group address" },
+	{ "sockets = ( { name = \"a\"; type = \"udp4\"; port = 5; multicast_groups = "
+	  "\"239.1.2.3\"; " ECHO " } );",
+	  "t.conf:1: sockets.[0].multicast_groups: must be a list, ( ... ) or [ ... ], "
+	  "got \"239.1.2.3\"" },
+	{ "sockets = ( { name = \"a\"; type = \"udp4\"; port = 5; handlers = { type = \"echo\"; }; "
+	  "} );", "t.conf:1: sockets.[0].handlers: must be a list, ( ... ) or [ ... ], got a group" },
+	{ "sockets = ( { name = \"a\"; type = \"udp4\"; port = 5; handlers = [ 1 ]; } );",
+	  "t.conf:1: sockets.[0].handlers.[0]: must be a group { type = ...; }, got 1" },
 	{ "sockets = ( { name = \"a\"; type = \"udp4\"; port = 5; recv_buffer = 10; " ECHO " } );",
 	  "sockets.[0].recv_buffer: must be 1024..1073741823, got 10" },
 	{ "sockets = ( { name = \"a\"; type = \"unix_dgram\"; path = \"@x\"; mode = \"0600\"; "
