@@ -71,6 +71,10 @@ $(OBJDIR)/tests/%: tests/unit/%.c $(LIB_OBJS) $(OBJDIR)/.mode
 check: dgramd $(UNIT_BINS)
 	@UNIT_BINS='$(UNIT_BINS)' SANITIZE='$(SANITIZE)' tests/run.sh
 
+# cppcheck and clang-tidy over src/*.c (or LINT_FILES); fails on any finding.
+lint:
+	tests/lint.sh $(LINT_FILES)
+
 # The benchmark (under 10 minutes): a table and a CSV; BENCH_QUICK=1 for a smoke run.
 bench: dgramd bench-tools
 	tests/bench/run-bench.sh
