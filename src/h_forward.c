@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -39,6 +40,16 @@
 #define FWD_PENDING		64
 /* Retry period for a name that does not resolve. */
 #define FWD_RETRY_MS		5000
+/*
+ * UDP GSO (UDP_SEGMENT): a run of equal-size datagrams for one UDP target
+ * goes out as one message the kernel splits; at most this many segments
+ * (the kernel's UDP_MAX_SEGMENTS is 64 or more) and bytes per message.
+ */
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT		103
+#endif
+#define FWD_GSO_SEGS		64
+#define FWD_GSO_BYTES		65507
 
 enum fwd_mode {
 	FWD_ALL,
@@ -113,6 +124,15 @@ struct target {
 	struct mmsghdr		 msgs[FWD_PENDING];
 	struct iovec		 iov[FWD_PENDING];
 	unsigned		 n_pend;
+	/* GSO messages built from msgs: first datagram and count of each. */
+	bool			 no_gso;	/* the kernel or the path refused it */
+	struct mmsghdr		 gmsgs[FWD_PENDING];
+	uint8_t			 gfirst[FWD_PENDING];
+	uint8_t			 gcount[FWD_PENDING];
+	union {
+		struct cmsghdr	 align;
+		uint8_t		 b[CMSG_SPACE(sizeof(uint16_t))];
+	}			 gctrl[FWD_PENDING];
 	struct fwd_queue	 q;
 	uint64_t		 sent;
 	uint64_t		 errors;
@@ -519,21 +539,23 @@ set_msg(struct target *t, unsigned i, const void *data, size_t len)
 }
 
 /*
- * Sends msgs[0..n) of t; returns how many were dealt with (sent or
- * failed) before the socket would block. A failing message is counted
+ * Sends msgs[first..first + n) of t; returns how many were dealt with
+ * (sent or failed) before the socket would block. A failing message is counted
  * and skipped, the rest still go out.
  */
 static unsigned
-send_msgs(struct target *t, unsigned n)
+send_msgs(struct target *t, unsigned first, unsigned n)
 {
-	unsigned i = 0;
+	unsigned i = first;
 	int r;
+
+	n += first;
 
 	while (i < n) {
 		r = ensure_connected(t);
 		if (r < 0) {
 			send_failed(t, r, n - i);
-			return n;
+			return n - first;
 		}
 		r = sock_out_send(t->out, t->msgs + i, n - i);
 		if (r > 0) {
@@ -551,7 +573,99 @@ send_msgs(struct target *t, unsigned n)
 		if (t->tc->kind == TK_UNIX && (r == -ECONNREFUSED || r == -ENOTCONN))
 			sock_out_disconnect(t->out);
 	}
-	return i;
+	return i - first;
+}
+
+/*
+ * Groups msgs[0..n) of a UDP target into GSO messages: each run of
+ * equal-size datagrams (the last one of a run may be shorter) becomes one
+ * message with a UDP_SEGMENT size; a datagram alone stays as it is.
+ * Returns the number of messages, or 0 when no run has two datagrams.
+ */
+static unsigned
+build_gso(struct target *t, unsigned n)
+{
+	unsigned i = 0, j, k = 0;
+	size_t size, total;
+	bool any = false;
+
+	while (i < n) {
+		size = t->iov[i].iov_len;
+		total = size;
+		j = i + 1;
+		if (size > 0) {
+			while (j < n && j - i < FWD_GSO_SEGS && t->iov[j].iov_len == size &&
+			    total + size <= FWD_GSO_BYTES) {
+				total += size;
+				j++;
+			}
+			if (j < n && j - i < FWD_GSO_SEGS && t->iov[j].iov_len > 0 &&
+			    t->iov[j].iov_len < size && total + t->iov[j].iov_len <= FWD_GSO_BYTES)
+				j++;
+		}
+		t->gfirst[k] = (uint8_t)i;
+		t->gcount[k] = (uint8_t)(j - i);
+		t->gmsgs[k].msg_hdr = t->msgs[i].msg_hdr;
+		if (j - i > 1) {
+			struct msghdr *mh = &t->gmsgs[k].msg_hdr;
+			struct cmsghdr *cm = (struct cmsghdr *)(void *)t->gctrl[k].b;
+			uint16_t seg = (uint16_t)size;
+
+			mh->msg_iovlen = j - i;
+			mh->msg_control = t->gctrl[k].b;
+			mh->msg_controllen = sizeof(t->gctrl[k].b);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(seg));
+			memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+			any = true;
+		}
+		k++;
+		i = j;
+	}
+	return any ? k : 0;
+}
+
+/*
+ * Sends msgs[0..n) of a UDP target as GSO messages; returns how many
+ * datagrams were dealt with (sent or failed) before the socket would
+ * block, like send_msgs. A message the kernel refuses (no GSO on the
+ * route, a datagram beyond the path MTU) goes out again without GSO;
+ * when GSO itself is unsupported it stays off for this target.
+ */
+static unsigned
+send_gso(struct target *t, unsigned n)
+{
+	unsigned m, k = 0, i, done;
+	int r;
+
+	m = build_gso(t, n);
+	if (m == 0)
+		return send_msgs(t, 0, n);
+	while (k < m) {
+		r = sock_out_send(t->out, t->gmsgs + k, m - k);
+		if (r > 0) {
+			for (i = 0; i < (unsigned)r; i++)
+				count_sent(t, t->gcount[k + i]);
+			k += (unsigned)r;
+			continue;
+		}
+		if (r == -EAGAIN)
+			return t->gfirst[k];
+		if (t->gcount[k] == 1) {
+			send_failed(t, r == 0 ? -EIO : r, 1);
+			k++;
+			continue;
+		}
+		if (r == -EIO || r == -EINVAL || r == -EMSGSIZE || r == -ENOPROTOOPT ||
+		    r == -EOPNOTSUPP)
+			t->no_gso = true;
+		done = send_msgs(t, t->gfirst[k], t->gcount[k]);
+		if (done < t->gcount[k])
+			return t->gfirst[k] + done;
+		k++;
+	}
+	return n;
 }
 
 /* Sends t's pending batch; what would block goes to its queue. */
@@ -562,7 +676,10 @@ send_pending(struct target *t)
 
 	if (t->n_pend == 0)
 		return;
-	done = send_msgs(t, t->n_pend);
+	if (t->tc->kind != TK_UNIX && !t->no_gso && t->n_pend > 1)
+		done = send_gso(t, t->n_pend);
+	else
+		done = send_msgs(t, 0, t->n_pend);
 	for (i = done; i < t->n_pend; i++)
 		enqueue(t, t->iov[i].iov_base, t->iov[i].iov_len);
 	t->n_pend = 0;
@@ -584,7 +701,7 @@ drain(void *userdata)
 
 			set_msg(t, i, q->buf + e->pos % q->size, e->len);
 		}
-		done = send_msgs(t, k);
+		done = send_msgs(t, 0, k);
 		queue_pop(q, done);
 		if (done < k)
 			return;	/* would block: wait for the next writable event */
