@@ -856,7 +856,7 @@ sock_defaults(struct sock_conf *sc, const config_setting_t *g)
 static int
 parse_sock(config_setting_t *g, struct sock_conf *sc, struct conf_err *err)
 {
-	static const char *names[ARRAY_SIZE(sock_keys) + 1];
+	const char *names[ARRAY_SIZE(sock_keys) + 1] = { NULL };
 	const struct sock_key *k;
 	config_setting_t *s;
 	char got[80];

@@ -662,6 +662,42 @@ fail:
 	return code;
 }
 
+/* Puts the first n kept sockets back to their running options. */
+static void
+restore_kept(const struct conf *c, struct slot **kept, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (kept[i] != NULL)
+			(void)sock_update_options(kept[i]->sock, kept[i]->route->conf,
+			    &c->socks[i]);
+}
+
+/*
+ * Gives the sockets a reload keeps their new options, before anything is
+ * swapped; on failure the ones already changed are put back.
+ */
+static int
+update_kept(const struct conf *c, struct slot **kept)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < c->n_socks; i++) {
+		if (kept[i] == NULL)
+			continue;
+		r = sock_update_options(kept[i]->sock, &c->socks[i], kept[i]->route->conf);
+		if (r < 0) {
+			log_error_errno(r, "%s: %s: cannot apply the new options: %m", c->file,
+			    c->socks[i].name);
+			restore_kept(c, kept, i + 1);
+			return r;
+		}
+	}
+	return 0;
+}
+
 int
 daemon_reload(struct daemon *d)
 {
@@ -693,7 +729,12 @@ daemon_reload(struct daemon *d)
 	r = open_new(d, c, kept, opened);
 	if (r < 0)
 		goto fail;
-	r = build_routes(d, c, kept, opened, slots);
+	r = update_kept(c, kept);
+	if (r == 0) {
+		r = build_routes(d, c, kept, opened, slots);
+		if (r < 0)
+			restore_kept(c, kept, c->n_socks);
+	}
 	if (r < 0) {
 		for (i = 0; i < c->n_socks; i++)
 			opened[i] = opened[i] != NULL && opened[i]->adopted ?
@@ -702,9 +743,6 @@ daemon_reload(struct daemon *d)
 	}
 
 	/* From here on nothing can fail: swap. */
-	for (i = 0; i < c->n_socks; i++)
-		if (kept[i] != NULL)
-			(void)sock_apply_options(kept[i]->sock, &c->socks[i]);
 	flush_all(d);
 	for (i = 0; i < d->n_slots; i++) {
 		bool reused = false;

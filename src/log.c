@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,10 +25,21 @@ static const char *const level_names[] = {
 	[LOG_LVL_DEBUG] = "debug",
 };
 
+/*
+ * JOURNAL_STREAM=DEV:INODE names the stream systemd connected to the
+ * journal; it may be inherited by a process whose stderr now goes
+ * elsewhere, so the prefixes are used only when stderr is that stream.
+ */
 void
 log_init(void)
 {
-	log_prefix_prio = getenv("JOURNAL_STREAM") != NULL;
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	log_prefix_prio = e != NULL && sscanf(e, "%llu:%llu", &dev, &ino) == 2 &&
+	    fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
 }
 
 void

@@ -173,5 +173,27 @@ def test_abstract_socket():
         eq(d.stop(), 0)
 
 
+def test_journal_stream_priority_prefixes():
+    t = tmpdir()
+    conf = os.path.join(t, "c.conf")
+    with open(conf, "w") as f:
+        f.write(unix_conf(t + "/never.sock"))
+    log = os.path.join(t, "stderr.log")
+    for match in (True, False):
+        with open(log, "w") as f:
+            st = os.fstat(f.fileno())
+            js = "%d:%d" % (st.st_dev, st.st_ino if match else st.st_ino + 1)
+            env = dict(os.environ, JOURNAL_STREAM=js)
+            import subprocess
+            from dgtest import DGRAMD
+            p = subprocess.run([DGRAMD, "-t", "-c", conf], stderr=f, env=env)
+        eq(p.returncode, 0)
+        text = open(log).read()
+        if match:
+            check(text.startswith("<6>dgramd: "), "stderr is the journal: %r" % text)
+        else:
+            check(text.startswith("dgramd: "), "an inherited JOURNAL_STREAM: %r" % text)
+
+
 if __name__ == "__main__":
     main(globals())

@@ -151,6 +151,26 @@ def test_options_updated_in_place():
         d.write_conf(conf(sock_udp("a", p1, "ttl = 9;")))
         reload(d)
         eq(reply_ttl(), [9], "new ttl applied to the kept socket")
+        d.write_conf(conf(sock_udp("a", p1)))
+        reload(d)
+        with open("/proc/sys/net/ipv4/ip_default_ttl") as f:
+            default_ttl = int(f.read())
+        eq(reply_ttl(), [default_ttl], "a removed ttl goes back to the system default")
+        eq(d.stop(), 0)
+
+
+def test_unix_mode_updated_in_place():
+    t = tempfile.mkdtemp(prefix="dgramd-test-")
+    path = t + "/u.sock"
+    unix = '{ name = "u"; type = "unix_dgram"; path = "%s"; mode = "%s"; %s }'
+    d = Dgramd(conf(unix % (path, "0600", ECHO)), tmpdir=t)
+    with d:
+        eq(os.stat(path).st_mode & 0o777, 0o600)
+        ino = os.stat(path).st_ino
+        d.write_conf(conf(unix % (path, "0666", ECHO)))
+        reload(d)
+        eq(os.stat(path).st_mode & 0o777, 0o666, "new mode applied to the kept socket file")
+        eq(os.stat(path).st_ino, ino, "the same socket file: not re-bound")
         eq(d.stop(), 0)
 
 
