@@ -165,6 +165,23 @@ is_clock(const uint8_t *p, size_t n)
 	    digits(p + 6, 2);
 }
 
+#define MON(a, b, c)	((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16)
+
+/* "Jan".."Dec" at p (3 bytes): one switch, not twelve comparisons. */
+static bool
+is_month(const uint8_t *p)
+{
+	switch (MON(p[0], p[1], p[2])) {
+	case MON('J', 'a', 'n'): case MON('F', 'e', 'b'): case MON('M', 'a', 'r'):
+	case MON('A', 'p', 'r'): case MON('M', 'a', 'y'): case MON('J', 'u', 'n'):
+	case MON('J', 'u', 'l'): case MON('A', 'u', 'g'): case MON('S', 'e', 'p'):
+	case MON('O', 'c', 't'): case MON('N', 'o', 'v'): case MON('D', 'e', 'c'):
+		return true;
+	default:
+		return false;
+	}
+}
+
 /*
  * An RFC 3164 timestamp "Mmm dd hh:mm:ss" (day space-padded or not),
  * tolerating fractional seconds and a year before the time
@@ -173,14 +190,9 @@ is_clock(const uint8_t *p, size_t n)
 static size_t
 ts_3164(const uint8_t *p, size_t n)
 {
-	size_t i, m;
+	size_t i;
 
-	if (n < 14)
-		return 0;
-	for (m = 0; m < 12; m++)
-		if (memcmp(p, months[m], 3) == 0)
-			break;
-	if (m == 12 || p[3] != ' ')
+	if (n < 14 || !is_month(p) || p[3] != ' ')
 		return 0;
 	i = 4;
 	if (p[i] == ' ')
@@ -393,33 +405,34 @@ parse_5424(const uint8_t *p, size_t n, struct syslog_msg *m)
 void
 syslog_parse(const uint8_t *data, size_t len, struct syslog_msg *ret)
 {
-	struct syslog_msg m = { 0 };
+	struct syslog_msg *m = ret;
 	const uint8_t *p = data;
 	size_t n = syslog_strip_len(data, len), l;
 	int pri = SYSLOG_PRI_DEFAULT;
 
-	m.payload_len = n;
+	/* Filled in place: no copy of the whole struct per datagram. */
+	*m = (struct syslog_msg){ 0 };
+	m->payload_len = n;
 	l = parse_pri(p, n, &pri);
-	m.has_pri = l > 0;
-	m.pri = pri;
-	m.facility = pri / 8;
-	m.severity = pri % 8;
+	m->has_pri = l > 0;
+	m->pri = pri;
+	m->facility = pri / 8;
+	m->severity = pri % 8;
 	p += l;
 	n -= l;
 	/* "<PRI>1 " (VERSION 1..99 and a space) starts an RFC 5424 header. */
-	if (m.has_pri && n >= 2 && p[0] >= '1' && p[0] <= '9' &&
+	if (m->has_pri && n >= 2 && p[0] >= '1' && p[0] <= '9' &&
 	    (p[1] == ' ' || (n >= 3 && is_digit(p[1]) && p[2] == ' '))) {
-		m.version = p[0] - '0';
+		m->version = p[0] - '0';
 		l = 2;
 		if (p[1] != ' ') {
-			m.version = m.version * 10 + (p[1] - '0');
+			m->version = m->version * 10 + (p[1] - '0');
 			l = 3;
 		}
-		parse_5424(p + l, n - l, &m);
+		parse_5424(p + l, n - l, m);
 	} else {
-		parse_3164(p, n, &m);
+		parse_3164(p, n, m);
 	}
-	*ret = m;
 }
 
 /* --- escaping -------------------------------------------------------------- */
@@ -796,13 +809,57 @@ syslog_format_raw(char *out, const uint8_t *data, size_t len, const struct syslo
 	return (size_t)(o - out);
 }
 
+/*
+ * Where "[HOST ]APP[PID]: MSG" of an RFC 3164 message starts when the
+ * datagram holds it exactly as the syslog line writes it (the usual case),
+ * so it can be escaped as one span; else NULL. Escaping is per character
+ * and the separators are ASCII, so this gives the same bytes as escaping
+ * each field. Every byte read lies before msg.p, inside the datagram.
+ */
+static const uint8_t *
+as_sent_3164(const struct syslog_msg *m)
+{
+	const uint8_t *e;
+
+	if (m->proto != SYSLOG_PROTO_RFC3164 || m->app.len == 0 || m->sd.len > 0)
+		return NULL;
+	e = m->app.p + m->app.len;
+	if (m->procid.len > 0) {
+		/* tag_3164: "APP[PID]:", so ']' and ':' follow PID. */
+		if (m->procid.p != e + 1 || e[0] != '[')
+			return NULL;
+		e = m->procid.p + m->procid.len;
+		if (e[0] != ']')
+			return NULL;
+		e++;
+	}
+	if (m->msg.p != e + 2 || e[0] != ':' || e[1] != ' ')
+		return NULL;
+	if (m->host.len == 0)
+		return m->app.p;
+	if (m->host.p + m->host.len + 1 != m->app.p || m->app.p[-1] != ' ')
+		return NULL;
+	return m->host.p;
+}
+
 size_t
 syslog_format_syslog(char *out, const struct syslog_msg *m, const struct syslog_ctx *ctx)
 {
+	const uint8_t *start;
 	char *o = out;
 
 	o = put(o, ctx->clock->rfc3164, 15);
 	*o++ = ' ';
+	start = as_sent_3164(m);
+	if (start != NULL) {
+		if (m->host.len == 0 && ctx->host_len > 0) {
+			o = put_c(o, ctx->host, ctx->host_len);
+			*o++ = ' ';
+		}
+		o = put_c(o, start, (size_t)(m->msg.p + m->msg.len - start));
+		*o++ = '\n';
+		return (size_t)(o - out);
+	}
 	if (m->host.len > 0) {
 		o = put_c(o, m->host.p, m->host.len);
 		*o++ = ' ';

@@ -1,14 +1,18 @@
 /*
- * test-escape_fast.c: the escapes' block-at-a-time fast path (16 and 8
- * bytes, the overlapping tail) give exactly what escaping one byte at a
- * time gives, for every length around the block sizes and a byte needing
- * an escape at every position.
+ * test-escape_fast.c: the fast paths of line formatting give exactly what
+ * the plain way gives: the escapes' block-at-a-time path (16 and 8 bytes,
+ * the overlapping tail) against escaping byte by byte, for every length
+ * around the block sizes and a byte needing an escape at every position;
+ * and the syslog line's one-span copy of "HOST APP[PID]: MSG" against
+ * escaping each field, over messages built from tricky pieces.
  */
 #include <check.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "syslog_fmt.h"
 
@@ -103,6 +107,88 @@ START_TEST(boundary_bytes)
 }
 END_TEST
 
+
+static char *
+put_esc(char *o, const struct syslog_span *sp)
+{
+	return o + syslog_escape_c(o, sp->p, sp->len);
+}
+
+/* The syslog line field by field (what syslog_format_syslog does without its fast path). */
+static size_t
+ref_syslog(char *out, const struct syslog_msg *m, const struct syslog_ctx *ctx)
+{
+	char *o = out;
+
+	memcpy(o, ctx->clock->rfc3164, 15);
+	o += 15;
+	*o++ = ' ';
+	if (m->host.len > 0) {
+		o = put_esc(o, &m->host);
+		*o++ = ' ';
+	} else if (ctx->host_len > 0) {
+		o += syslog_escape_c(o, (const uint8_t *)ctx->host, ctx->host_len);
+		*o++ = ' ';
+	}
+	if (m->app.len > 0 || m->procid.len > 0) {
+		if (m->app.len > 0)
+			o = put_esc(o, &m->app);
+		else
+			*o++ = '-';
+		if (m->procid.len > 0) {
+			*o++ = '[';
+			o = put_esc(o, &m->procid);
+			*o++ = ']';
+		}
+		*o++ = ':';
+		*o++ = ' ';
+	}
+	if (m->sd.len > 0) {
+		o = put_esc(o, &m->sd);
+		if (m->msg.len > 0)
+			*o++ = ' ';
+	}
+	o = put_esc(o, &m->msg);
+	*o++ = '\n';
+	return (size_t)(o - out);
+}
+
+START_TEST(syslog_line_one_span)
+{
+	static const char *const pri[] = { "<13>", "", "<190>" };
+	static const char *const ts[] = { "Nov 25 10:00:00 ", "", "2024-11-25T10:00:00Z " };
+	static const char *const host[] = { "host ", "", "h\xc3\xa9 ", "a-b.c ", "host  " };
+	static const char *const tag[] = { "bench[42]: ", "bench: ", "bench[42]:", "b\x01[4]: ",
+	    "x[]: ", "[1]: ", "su[1] ", "app[1\\]: ", "", "tag:  ", "bench[42]:\t" };
+	static const char *const msg[] = { "seq=1 xxxxxxxxxxxxxxxxxxxxxxxxx", "", "a\nb\\c\x7f",
+	    "caf\xc3\xa9 \xc2\x9b[31m", "[id k=\"v\"] m", "  lead", "trail \n" };
+	struct timespec t = { 1732528800, 0 };
+	struct syslog_clock clk = { 0 };
+	struct syslog_ctx ctx = { .clock = &clk, .host = "fill", .host_len = 4 };
+	char in[256], got[2048], want[2048];
+	size_t a, b, c, d, e, n, gl, wl;
+	struct syslog_msg m;
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	syslog_clock_update(&clk, &t);
+	for (a = 0; a < sizeof(pri) / sizeof(pri[0]); a++)
+	for (b = 0; b < sizeof(ts) / sizeof(ts[0]); b++)
+	for (c = 0; c < sizeof(host) / sizeof(host[0]); c++)
+	for (d = 0; d < sizeof(tag) / sizeof(tag[0]); d++)
+	for (e = 0; e < sizeof(msg) / sizeof(msg[0]); e++) {
+		n = (size_t)snprintf(in, sizeof(in), "%s%s%s%s%s", pri[a], ts[b], host[c],
+		    tag[d], msg[e]);
+		syslog_parse((const uint8_t *)in, n, &m);
+		ctx.host_len = e % 2 ? 4 : 0;
+		gl = syslog_format_syslog(got, &m, &ctx);
+		wl = ref_syslog(want, &m, &ctx);
+		ck_assert_msg(gl == wl && memcmp(got, want, gl) == 0,
+		    "input \"%s\": got \"%.*s\" want \"%.*s\"", in, (int)gl, got, (int)wl, want);
+	}
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -111,6 +197,7 @@ suite(void)
 
 	tcase_add_test(tc, plain_and_one_special);
 	tcase_add_test(tc, boundary_bytes);
+	tcase_add_test(tc, syslog_line_one_span);
 	suite_add_tcase(s, tc);
 	return s;
 }
