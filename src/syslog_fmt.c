@@ -533,7 +533,7 @@ word_plain(const uint8_t *p, bool json)
  * its length; the caller goes on byte by byte from there. Output offsets
  * equal input offsets within the prefix.
  */
-static inline size_t
+static inline __attribute__((always_inline)) size_t
 copy_plain(char *o, const uint8_t *p, size_t n, bool json)
 {
 	size_t i = 0;
@@ -578,9 +578,11 @@ syslog_escape_c(char *out, const uint8_t *p, size_t n)
 	if (n == 0)
 		return 0;
 	while (i < n) {
-		k = copy_plain(o, p + i, n - i, false);
-		o += k;
-		i += k;
+		if (n - i >= 8) {
+			k = copy_plain(o, p + i, n - i, false);
+			o += k;
+			i += k;
+		}
 		for (run = i; run < n && p[run] < 0x80 && esc_c[p[run]] == 0; run++)
 			*o++ = (char)p[run];
 		i = run;
@@ -631,9 +633,11 @@ syslog_escape_json(char *out, const uint8_t *p, size_t n)
 	if (n == 0)
 		return 0;
 	while (i < n) {
-		k = copy_plain(o, p + i, n - i, true);
-		o += k;
-		i += k;
+		if (n - i >= 8) {
+			k = copy_plain(o, p + i, n - i, true);
+			o += k;
+			i += k;
+		}
 		for (run = i; run < n && p[run] < 0x80 && esc_json[p[run]] == 0; run++)
 			*o++ = (char)p[run];
 		i = run;
