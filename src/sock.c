@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +25,8 @@
 #include "strbuf.h"
 #include "util.h"
 
-/* Control space per received datagram: pktinfo, RXQ_OVFL, credentials, a few fds. */
+/* Control space per received datagram: pktinfo, credentials, a few fds. */
 #define RECV_CTRL	(CMSG_SPACE(sizeof(struct in6_pktinfo)) + \
-			 CMSG_SPACE(sizeof(uint32_t)) + \
 			 CMSG_SPACE(sizeof(struct ucred)) + \
 			 CMSG_SPACE(16 * sizeof(int)))
 /* Control space per reply: one pktinfo. */
@@ -214,8 +214,13 @@ sock_apply_options(struct dg_socket *s, const struct sock_conf *c)
 		r = set_buffer(s, SO_RCVBUF, SO_RCVBUFFORCE, c->recv_buffer, "recv_buffer");
 	if (r == 0 && c->send_buffer > 0)
 		r = set_buffer(s, SO_SNDBUF, SO_SNDBUFFORCE, c->send_buffer, "send_buffer");
+	/*
+	 * Kernel drops are read with SO_MEMINFO (kernel_drops()), not carried
+	 * by an SO_RXQ_OVFL message on every datagram once there was one; off
+	 * also on a socket handed over by an older dgramd.
+	 */
 	if (r == 0)
-		r = setopt_int(s->fd, SOL_SOCKET, SO_RXQ_OVFL, 1);
+		r = setopt_int(s->fd, SOL_SOCKET, SO_RXQ_OVFL, 0);
 	if (r < 0 || c->type == SOCK_T_UNIX) {
 		if (r == 0 && c->type == SOCK_T_UNIX) {
 			r = setopt_int(s->fd, SOL_SOCKET, SO_PASSCRED, 1);
@@ -589,10 +594,9 @@ reply_flush(struct dg_socket *s)
 }
 
 static void
-read_cmsgs(struct dg_socket *s, struct msghdr *mh, struct slot_info *si, const struct ucred **cred)
+read_cmsgs(struct msghdr *mh, struct slot_info *si, const struct ucred **cred)
 {
 	struct cmsghdr *cm;
-	uint32_t ovfl;
 
 	si->family = 0;
 	*cred = NULL;
@@ -603,9 +607,6 @@ read_cmsgs(struct dg_socket *s, struct msghdr *mh, struct slot_info *si, const s
 		} else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
 			memcpy(&si->pi6, CMSG_DATA(cm), sizeof(si->pi6));
 			si->family = AF_INET6;
-		} else if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_RXQ_OVFL) {
-			memcpy(&ovfl, CMSG_DATA(cm), sizeof(ovfl));
-			s->last_ovfl = ovfl;
 		} else if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS) {
 			memcpy(&si->cred, CMSG_DATA(cm), sizeof(si->cred));
 			*cred = &si->cred;
@@ -620,7 +621,19 @@ read_cmsgs(struct dg_socket *s, struct msghdr *mh, struct slot_info *si, const s
 			}
 		}
 	}
-	s->stats.kernel_drops = s->last_ovfl;
+}
+
+/* The socket's receive-queue drops so far (SO_MEMINFO), or last if unreadable. */
+static uint64_t
+kernel_drops(const struct dg_socket *s, uint64_t last)
+{
+	uint32_t mem[SK_MEMINFO_VARS] = { 0 };
+	socklen_t len = sizeof(mem);
+
+	if (getsockopt(s->fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 ||
+	    len < (SK_MEMINFO_DROPS + 1) * sizeof(mem[0]))
+		return last;
+	return mem[SK_MEMINFO_DROPS];
 }
 
 static void
@@ -656,13 +669,18 @@ on_readable(struct reactor_watch *w, int fd, uint32_t events, void *userdata)
 	if (n <= 0)
 		return;	/* EAGAIN, EINTR, or an error report consumed: nothing to do */
 	(void)clock_gettime(CLOCK_REALTIME, &now);
+	/* Drops for STATUS=, once a second at most; stats lines read them afresh. */
+	if (now.tv_sec != s->drops_sec) {
+		s->drops_sec = now.tv_sec;
+		s->stats.kernel_drops = kernel_drops(s, s->stats.kernel_drops);
+	}
 	for (i = 0; i < (unsigned)n; i++) {
 		struct msghdr *mh = &a->msgs[i].msg_hdr;
 		size_t len = a->msgs[i].msg_len;
 
 		s->stats.received++;
 		s->stats.bytes += len;
-		read_cmsgs(s, mh, &a->info[i], &cred);
+		read_cmsgs(mh, &a->info[i], &cred);
 		if ((mh->msg_flags & MSG_TRUNC) || len > s->max_size) {
 			s->stats.truncated++;
 			continue;
@@ -847,7 +865,8 @@ sock_stats(const struct dg_socket *s, struct strbuf *sb)
 	    " kernel_drops=%llu sent=%llu send_errors=%llu dropped=%llu",
 	    (unsigned long long)st->received, (unsigned long long)st->bytes,
 	    (unsigned long long)st->truncated, (unsigned long long)st->denied,
-	    (unsigned long long)st->limited, (unsigned long long)st->kernel_drops,
+	    (unsigned long long)st->limited,
+	    (unsigned long long)kernel_drops(s, st->kernel_drops),
 	    (unsigned long long)st->sent, (unsigned long long)st->send_errors,
 	    (unsigned long long)st->dropped);
 }

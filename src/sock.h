@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "addr.h"
 #include "conf.h"
@@ -62,7 +63,7 @@ struct dg_socket {
 	bool			 passcred;
 	uint32_t		 max_size;
 	struct dg_stats		 stats;
-	uint32_t		 last_ovfl;	/* last SO_RXQ_OVFL value seen */
+	time_t			 drops_sec;	/* second kernel_drops was last read */
 	struct reactor		*reactor;
 	struct reactor_watch	*watch;
 	struct recv_area	*area;
