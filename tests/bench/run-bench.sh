@@ -40,6 +40,8 @@
 #   BENCH_LOGDIR      where log handlers write (default /dev/shm if usable)
 #   BENCH_BUDGET      seconds after which remaining runs are skipped (540)
 #   BENCH_GEN_CPU, BENCH_SRV_CPU   cores (default 0 and 1)
+#   BENCH_MEMORY=0    skip the memory figures (idle and peak RSS, see memory())
+#   BENCH_RSS_SECS, BENCH_RSS_SIZE   flood per socket there (2 s, 1400 bytes)
 #   BENCH_PROFILE=1   also count syscalls (strace) and user-space
 #                     instructions (callgrind) per datagram; =only: just that
 #   DGRAMD            the daemon (default ./dgramd; rows skipped if absent)
@@ -345,6 +347,11 @@ start_nginx() {
 	    /usr/share/nginx/modules/ngx_stream_module.so; do
 		[ -f "$m" ] && { mod="load_module $m;"; break; }
 	done
+	# No stream module (nginx-light alone): nothing to measure.
+	[ -n "$mod" ] || nginx -V 2>&1 | grep -q -- '--with-stream ' || {
+		why="nginx has no stream module (install libnginx-mod-stream)"
+		return 1
+	}
 	mkdir -p "$work/nginx/logs"
 	# One process (master_process off) so /proc/PID/stat is the worker.
 	cat > "$work/nginx/nginx.conf" <<EOF
@@ -681,6 +688,77 @@ profile() {
 	echo "profile csv: $pcsv"
 }
 
+# ---- memory --------------------------------------------------------------
+# dgramd with conf/dgramd.local.conf (its ports moved to free ones, run in a
+# scratch directory): VmRSS when idle, then VmHWM (peak) after every socket
+# was flooded in turn with BENCH_RSS_SIZE-byte datagrams for BENCH_RSS_SECS
+# seconds each (UDP with GSO, unix spinning on a full receiver); and the
+# same for rsyslogd on the log-syslog-unix job when installed. Socket
+# buffers are kernel memory and not in these figures.
+
+RSS_SECS=${BENCH_RSS_SECS:-2}
+RSS_SIZE=${BENCH_RSS_SIZE:-1400}
+
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+# flood TARGET...: each for RSS_SECS, bounded in count and time.
+flood() {
+	local t g
+	for t in "$@"; do
+		g=-g
+		[[ $t == /* ]] && g=-S
+		taskset -c "$GEN_CPU" "$DGLOAD" send $g -f syslog -s "$RSS_SIZE" \
+		    -n "$LOAD_N" -t "$RSS_SECS" "$t" > /dev/null || return 1
+	done
+}
+
+rss_line() {
+	printf '%-8s %-32s %9s %9s %9s\n' "$1" "$2" "$3" "$4" "$5"
+	echo "$1,$2,$3,$4,$5" >> "$rcsv"
+}
+
+memory() {
+	local dir=$work/local p1 p2 idle peak after
+	rcsv=${CSV%.csv}-rss.csv
+	echo "subject,config,idle_rss_kb,peak_rss_kb,rss_after_kb" > "$rcsv"
+	printf '\n%-8s %-32s %9s %9s %9s\n' memory config idle_kB peak_kB after_kB
+	if [ -x "$DGRAMD" ] && [ -f conf/dgramd.local.conf ]; then
+		mkdir -p "$dir/run"
+		p1=$("$DGLOAD" freeport) && p2=$("$DGLOAD" freeport) || return 1
+		sed -e "s/port = 7007;/port = $p1;/" -e "s/port = 5514;/port = $p2;/" \
+		    conf/dgramd.local.conf > "$dir/dgramd.conf"
+		spawn "$work/srv.out" "$work/srv.err" taskset -c "$SRV_CPU" \
+		    env -C "$dir" "$(realpath "$DGRAMD")" -c dgramd.conf
+		srv_pid=$bg
+		if wait_line "$srv_pid" "$work/srv.err" '^dgramd: listening syslog-udp ' \
+		    > /dev/null; then
+			sleep 0.5
+			idle=$(status_kb "$srv_pid" VmRSS)
+			flood "127.0.0.1:$p1" "127.0.0.1:$p2" "$dir/run/log.sock" \
+			    "$dir/run/echo.sock"
+			peak=$(status_kb "$srv_pid" VmHWM)
+			after=$(status_kb "$srv_pid" VmRSS)
+			rss_line dgramd conf/dgramd.local.conf "$idle" "$peak" "$after"
+		else
+			msg "  memory dgramd: did not start: $(head -c 200 "$work/srv.err")"
+		fi
+		stop_pid "$srv_pid"
+	fi
+	if subject_ok rsyslog && [[ " $SUBJECTS " == *" rsyslog "* ]]; then
+		if start_rsyslog log-syslog-unix 64 "$SRV_CPU" "$logdir/rss.log"; then
+			sleep 0.5
+			idle=$(status_kb "$srv_pid" VmRSS)
+			flood "$srv_addr"
+			peak=$(status_kb "$srv_pid" VmHWM)
+			after=$(status_kb "$srv_pid" VmRSS)
+			rss_line rsyslog imuxsock+omfile "$idle" "$peak" "$after"
+		fi
+		stop_pid "$srv_pid"
+		rm -f "$logdir/rss.log"
+	fi
+	echo "memory csv: $rcsv"
+}
+
 # ---- main ----------------------------------------------------------------
 
 make -s -f "$here/bench.mk" BENCH_DIR="$here" bench-tools || exit 1
@@ -793,6 +871,10 @@ END {
 function fmtn(v, f) { return v == "-" ? "-" : sprintf(f, v) }
 ' "$raw"
 
+fi
+if [ "${BENCH_PROFILE:-0}" != only ] && [ "${BENCH_MEMORY:-1}" = 1 ]; then
+	msg "  memory"
+	memory
 fi
 if [ "${BENCH_PROFILE:-0}" != 0 ]; then
 	have strace || msg "run-bench.sh: strace missing, no syscall counts"
