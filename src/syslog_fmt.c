@@ -893,6 +893,58 @@ syslog_format_syslog(char *out, const struct syslog_msg *m, const struct syslog_
 	return (size_t)(o - out);
 }
 
+/* Bytes a JSON string holds as they are. */
+static const uint8_t json_plain[256] = {
+	[0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1,	/* not '"', '\\' */
+};
+
+/*
+ * A JSON string's content. Short fields (host, tag, pid, timestamp,
+ * message) are checked with two overlapping loads, the first and the last
+ * block of the field, and copied the same way: no loop, no call, for the
+ * common case; anything else goes through the escape.
+ */
+static char *
+put_jstr(char *o, const uint8_t *p, size_t n)
+{
+	uint32_t a, b;
+	unsigned plain = 1;
+	size_t i;
+
+#ifdef __SSE2__
+	if (n >= 16 && n <= 32) {
+		if (!block_plain(p, true) || !block_plain(p + n - 16, true))
+			return o + syslog_escape_json(o, p, n);
+		memcpy(o, p, 16);
+		memcpy(o + n - 16, p + n - 16, 16);
+		return o + n;
+	}
+#endif
+	if (n >= 8 && n < 16) {
+		if (!word_plain(p, true) || !word_plain(p + n - 8, true))
+			return o + syslog_escape_json(o, p, n);
+		memcpy(o, p, 8);
+		memcpy(o + n - 8, p + n - 8, 8);
+		return o + n;
+	}
+	if (n >= 4 && n < 8) {
+		memcpy(&a, p, 4);
+		memcpy(&b, p + n - 4, 4);
+		if (!word_plain_json((uint64_t)a | (uint64_t)b << 32))
+			return o + syslog_escape_json(o, p, n);
+		memcpy(o, &a, 4);
+		memcpy(o + n - 4, &b, 4);
+		return o + n;
+	}
+	if (n >= 4)
+		return o + syslog_escape_json(o, p, n);
+	for (i = 0; i < n; i++) {
+		o[i] = (char)p[i];
+		plain &= json_plain[p[i]];
+	}
+	return plain ? o + n : o + syslog_escape_json(o, p, n);
+}
+
 /* ,"key":"escaped value" */
 static char *
 put_jfield(char *o, const char *key, size_t klen, const void *p, size_t n)
@@ -901,7 +953,7 @@ put_jfield(char *o, const char *key, size_t klen, const void *p, size_t n)
 	*o++ = '"';
 	o = put(o, key, klen);
 	o = PUT_LIT(o, "\":\"");
-	o += syslog_escape_json(o, p, n);
+	o = put_jstr(o, p, n);
 	*o++ = '"';
 	return o;
 }
@@ -919,9 +971,11 @@ syslog_format_json(char *out, const struct syslog_msg *m, const struct syslog_ct
 	o = PUT_LIT(o, "{\"time\":\"");
 	o = put_time(o, ctx);
 	o = PUT_LIT(o, "\",\"facility\":\"");
-	o = put(o, fac, strlen(fac));
+	while (*fac != '\0')		/* a few bytes: no strlen, no memcpy call */
+		*o++ = *fac++;
 	o = PUT_LIT(o, "\",\"severity\":\"");
-	o = put(o, sev, strlen(sev));
+	while (*sev != '\0')
+		*o++ = *sev++;
 	o = PUT_LIT(o, "\",\"pri\":");
 	o = put_uint(o, (unsigned)m->pri);
 	o = PUT_JFIELD(o, "timestamp", m->timestamp);

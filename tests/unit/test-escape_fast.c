@@ -189,6 +189,44 @@ START_TEST(syslog_line_one_span)
 }
 END_TEST
 
+
+START_TEST(json_short_fields)
+{
+	static const uint8_t specials[] = { 0x01, '\t', '"', '\\', 0x7f, 0x80, 0xc3, '/' };
+	struct timespec t = { 1732528800, 0 };
+	struct syslog_clock clk = { 0 };
+	struct syslog_ctx ctx = { .clock = &clk, .sender = "s", .sender_len = 1 };
+	uint8_t in[64];
+	char got[2048], want[512], *f, *e;
+	size_t n, pos, sp, len, wl;
+	struct syslog_msg m;
+
+	syslog_clock_update(&clk, &t);
+	for (n = 1; n <= 40; n++) {
+		for (pos = 0; pos <= n; pos++) {
+			for (sp = 0; sp < sizeof(specials); sp++) {
+				/* "<13>" then n message bytes, one of them special (or none). */
+				memcpy(in, "<13>", 4);
+				memset(in + 4, 'm', n);
+				if (pos < n)
+					in[4 + pos] = specials[sp];
+				syslog_parse(in, 4 + n, &m);
+				len = syslog_format_json(got, &m, &ctx);
+				got[len] = '\0';
+				f = strstr(got, "\"message\":\"");
+				ck_assert_ptr_nonnull(f);
+				f += 11;
+				e = strstr(f, "\",\"sender\":");
+				ck_assert_ptr_nonnull(e);
+				wl = syslog_escape_json(want, m.msg.p, m.msg.len);
+				ck_assert_msg((size_t)(e - f) == wl && memcmp(f, want, wl) == 0,
+				    "n %zu pos %zu special %#x: %s", n, pos, specials[sp], got);
+			}
+		}
+	}
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -198,6 +236,7 @@ suite(void)
 	tcase_add_test(tc, plain_and_one_special);
 	tcase_add_test(tc, boundary_bytes);
 	tcase_add_test(tc, syslog_line_one_span);
+	tcase_add_test(tc, json_short_fields);
 	suite_add_tcase(s, tc);
 	return s;
 }
