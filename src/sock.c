@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,18 @@
 			 CMSG_SPACE(16 * sizeof(int)))
 /* Control space per reply: one pktinfo. */
 #define REPLY_CTRL	CMSG_SPACE(sizeof(struct in6_pktinfo))
+/*
+ * Replies sent with UDP GSO (UDP_SEGMENT): a run of equal-size replies to
+ * one peer from one address goes out as one message the kernel splits; at
+ * most this many segments and bytes per message. Control space: the
+ * reply's pktinfo and the segment size.
+ */
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT	103
+#endif
+#define GSO_SEGS	64
+#define GSO_BYTES	65507
+#define GSO_CTRL	(REPLY_CTRL + CMSG_SPACE(sizeof(uint16_t)))
 
 /* What the control messages of one datagram said. */
 struct slot_info {
@@ -51,6 +64,11 @@ struct recv_area {
 	union sockaddr_any	*names;
 	uint8_t			*ctrl;
 	struct slot_info	*info;
+	/* Scratch for one socket's replies as GSO messages (reply_flush). */
+	struct mmsghdr		*gmsgs;
+	unsigned		*gfirst;
+	uint8_t			*gctrl;
+	bool			 no_gso;	/* the kernel refused it: plain sends */
 };
 
 struct recv_area *
@@ -64,6 +82,9 @@ sock_area_free(struct recv_area *a)
 	free(a->names);
 	free(a->ctrl);
 	free(a->info);
+	free(a->gmsgs);
+	free(a->gfirst);
+	free(a->gctrl);
 	free(a);
 	return NULL;
 }
@@ -87,8 +108,12 @@ sock_area_new(unsigned batch, size_t max_size, struct recv_area **ret)
 	a->names = calloc(batch, sizeof(*a->names));
 	a->ctrl = calloc(batch, RECV_CTRL);
 	a->info = calloc(batch, sizeof(*a->info));
+	a->gmsgs = calloc(batch, sizeof(*a->gmsgs));
+	a->gfirst = calloc(batch + 1, sizeof(*a->gfirst));
+	a->gctrl = calloc(batch, GSO_CTRL);
 	if (a->bufs == NULL || a->msgs == NULL || a->iov == NULL || a->names == NULL ||
-	    a->ctrl == NULL || a->info == NULL) {
+	    a->ctrl == NULL || a->info == NULL || a->gmsgs == NULL || a->gfirst == NULL ||
+	    a->gctrl == NULL) {
 		sock_area_free(a);
 		return -ENOMEM;
 	}
@@ -566,29 +591,140 @@ fail:
 	return r;
 }
 
-static void
-reply_flush(struct dg_socket *s)
+/*
+ * Sends replies [first, first + n) one message each; returns false when
+ * the socket would block (the rest is dropped and counted).
+ */
+static bool
+reply_send_plain(struct dg_socket *s, unsigned first, unsigned n)
 {
-	unsigned i = 0;
-	int n;
+	unsigned i = first, end = first + n;
+	int k;
 
-	while (i < s->n_out) {
-		n = sendmmsg(s->fd, s->out_msgs + i, s->n_out - i, 0);
-		if (n > 0) {
-			s->stats.sent += (unsigned)n;
-			i += (unsigned)n;
+	while (i < end) {
+		k = sendmmsg(s->fd, s->out_msgs + i, end - i, 0);
+		if (k > 0) {
+			s->stats.sent += (unsigned)k;
+			i += (unsigned)k;
 			continue;
 		}
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == ENOBUFS) {
 			/* The peer or our send buffer is full: drop, never wait. */
-			s->stats.dropped += s->n_out - i;
-			break;
+			s->stats.dropped += end - i;
+			return false;
 		}
 		/* This one failed (its peer vanished, say): count it, send the rest. */
 		s->stats.send_errors++;
 		i++;
+	}
+	return true;
+}
+
+/* True when replies a and b go to the same peer from the same address. */
+static bool
+same_flow(const struct msghdr *a, const struct msghdr *b)
+{
+	return a->msg_namelen == b->msg_namelen && a->msg_controllen == b->msg_controllen &&
+	    memcmp(a->msg_name, b->msg_name, a->msg_namelen) == 0 &&
+	    (a->msg_controllen == 0 ||
+	    memcmp(a->msg_control, b->msg_control, a->msg_controllen) == 0);
+}
+
+/*
+ * Groups the queued UDP replies into GSO messages in the area's scratch:
+ * each run of equal-size replies to one peer from one address becomes one
+ * message with a UDP_SEGMENT size; a reply alone stays as it is. Returns
+ * the number of messages (gfirst[k] is message k's first reply,
+ * gfirst[m] == n_out), or 0 when no run has two replies.
+ */
+static unsigned
+reply_build_gso(struct dg_socket *s, struct recv_area *a)
+{
+	unsigned i = 0, j, k = 0;
+	size_t size, total;
+	bool any = false;
+
+	while (i < s->n_out) {
+		const struct msghdr *first = &s->out_msgs[i].msg_hdr;
+
+		size = s->out_iov[i].iov_len;
+		total = size;
+		for (j = i + 1; size > 0 && j < s->n_out && j - i < GSO_SEGS &&
+		    s->out_iov[j].iov_len == size && total + size <= GSO_BYTES &&
+		    same_flow(first, &s->out_msgs[j].msg_hdr); j++)
+			total += size;
+		a->gfirst[k] = i;
+		a->gmsgs[k].msg_hdr = *first;
+		if (j - i > 1) {
+			struct msghdr *mh = &a->gmsgs[k].msg_hdr;
+			uint8_t *c = a->gctrl + (size_t)k * GSO_CTRL;
+			struct cmsghdr *cm;
+			uint16_t seg = (uint16_t)size;
+
+			if (first->msg_controllen > 0)
+				memcpy(c, first->msg_control, first->msg_controllen);
+			cm = (struct cmsghdr *)(void *)(c + first->msg_controllen);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(seg));
+			memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+			mh->msg_iovlen = j - i;
+			mh->msg_control = c;
+			mh->msg_controllen = first->msg_controllen + CMSG_SPACE(sizeof(seg));
+			any = true;
+		}
+		k++;
+		i = j;
+	}
+	a->gfirst[k] = s->n_out;
+	return any ? k : 0;
+}
+
+static void
+reply_flush(struct dg_socket *s)
+{
+	struct recv_area *a = s->area;
+	unsigned m = 0, k = 0, i, cnt;
+	int r;
+
+	if (s->type != SOCK_T_UNIX && !a->no_gso && s->n_out > 1)
+		m = reply_build_gso(s, a);
+	if (m == 0) {
+		(void)reply_send_plain(s, 0, s->n_out);
+		s->n_out = 0;
+		return;
+	}
+	while (k < m) {
+		r = sendmmsg(s->fd, a->gmsgs + k, m - k, 0);
+		if (r > 0) {
+			for (i = 0; i < (unsigned)r; i++)
+				s->stats.sent += a->gfirst[k + i + 1] - a->gfirst[k + i];
+			k += (unsigned)r;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == ENOBUFS) {
+			s->stats.dropped += s->n_out - a->gfirst[k];
+			break;
+		}
+		cnt = a->gfirst[k + 1] - a->gfirst[k];
+		if (cnt == 1) {
+			s->stats.send_errors++;
+			k++;
+			continue;
+		}
+		/* GSO refused (no support on the route, beyond the MTU): plain from now on. */
+		if (errno == EIO || errno == EINVAL || errno == EMSGSIZE || errno == ENOPROTOOPT ||
+		    errno == EOPNOTSUPP)
+			a->no_gso = true;
+		if (!reply_send_plain(s, a->gfirst[k], cnt)) {
+			s->stats.dropped += s->n_out - a->gfirst[k + 1];
+			break;
+		}
+		k++;
 	}
 	s->n_out = 0;
 }
