@@ -765,6 +765,12 @@ make -s -f "$here/bench.mk" BENCH_DIR="$here" bench-tools || exit 1
 have taskset || { msg "run-bench.sh: taskset is required"; exit 1; }
 [ "$(nproc)" -ge 2 ] || msg "run-bench.sh: one core only, pinning is moot"
 
+# A sanitizer build (make SANITIZE=1 relinks ./dgramd) measures ASan.
+if [ -x "$DGRAMD" ] && ldd "$DGRAMD" 2>/dev/null | grep -q 'libasan\|libubsan'; then
+	msg "run-bench.sh: WARNING: $DGRAMD is a sanitizer build (make SANITIZE=1);" \
+	    "rebuild it with 'touch src/.obj/.mode && make' for meaningful figures"
+fi
+
 subjects=()
 for s in $SUBJECTS; do
 	if subject_ok "$s"; then
