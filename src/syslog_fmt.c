@@ -685,9 +685,9 @@ render_time(char *o, const struct syslog_clock *c, long usec)
 	/* Fixed-size copies and three digit pairs: no loop, no call. */
 	memcpy(o, c->rfc3339, 19);
 	o[19] = '.';
-	memcpy(o + 20, pairs + 2 * (us / 10000), 2);
-	memcpy(o + 22, pairs + 2 * (us / 100 % 100), 2);
-	memcpy(o + 24, pairs + 2 * (us % 100), 2);
+	memcpy(o + 20, pairs + 2 * (size_t)(us / 10000), 2);
+	memcpy(o + 22, pairs + 2 * (size_t)(us / 100 % 100), 2);
+	memcpy(o + 24, pairs + 2 * (size_t)(us % 100), 2);
 	memcpy(o + 26, c->zone, 6);
 }
 
@@ -814,36 +814,36 @@ syslog_format_raw(char *out, const uint8_t *data, size_t len, const struct syslo
 }
 
 /*
- * Where "[HOST ]APP[PID]: MSG" of an RFC 3164 message starts when the
- * datagram holds it exactly as the syslog line writes it (the usual case),
- * so it can be escaped as one span; else NULL. Escaping is per character
- * and the separators are ASCII, so this gives the same bytes as escaping
- * each field. Every byte read lies before msg.p, inside the datagram.
+ * True when "[HOST ]APP[PID]: MSG" of an RFC 3164 message is in the
+ * datagram exactly as the syslog line writes it (the usual case), so it
+ * can be escaped as one span from its first field, *ret. Escaping is per
+ * character and the separators are ASCII, so this gives the same bytes as
+ * escaping each field. Every byte read lies before msg.p, in the datagram.
  */
-static const uint8_t *
-as_sent_3164(const struct syslog_msg *m)
+static bool
+as_sent_3164(const struct syslog_msg *m, const uint8_t **ret)
 {
 	const uint8_t *e;
 
 	if (m->proto != SYSLOG_PROTO_RFC3164 || m->app.len == 0 || m->sd.len > 0)
-		return NULL;
+		return false;
 	e = m->app.p + m->app.len;
 	if (m->procid.len > 0) {
 		/* tag_3164: "APP[PID]:", so ']' and ':' follow PID. */
 		if (m->procid.p != e + 1 || e[0] != '[')
-			return NULL;
+			return false;
 		e = m->procid.p + m->procid.len;
 		if (e[0] != ']')
-			return NULL;
+			return false;
 		e++;
 	}
 	if (m->msg.p != e + 2 || e[0] != ':' || e[1] != ' ')
-		return NULL;
-	if (m->host.len == 0)
-		return m->app.p;
-	if (m->host.p + m->host.len + 1 != m->app.p || m->app.p[-1] != ' ')
-		return NULL;
-	return m->host.p;
+		return false;
+	if (m->host.len > 0 &&
+	    (m->host.p + m->host.len + 1 != m->app.p || m->app.p[-1] != ' '))
+		return false;
+	*ret = m->host.len > 0 ? m->host.p : m->app.p;
+	return true;
 }
 
 size_t
@@ -854,8 +854,7 @@ syslog_format_syslog(char *out, const struct syslog_msg *m, const struct syslog_
 
 	o = put(o, ctx->clock->rfc3164, 15);
 	*o++ = ' ';
-	start = as_sent_3164(m);
-	if (start != NULL) {
+	if (as_sent_3164(m, &start)) {
 		if (m->host.len == 0 && ctx->host_len > 0) {
 			o = put_c(o, ctx->host, ctx->host_len);
 			*o++ = ' ';

@@ -206,7 +206,10 @@ START_TEST(json_short_fields)
 		for (pos = 0; pos <= n; pos++) {
 			for (sp = 0; sp < sizeof(specials); sp++) {
 				/* "<13>" then n message bytes, one of them special (or none). */
-				memcpy(in, "<13>", 4);
+				in[0] = '<';
+				in[1] = '1';
+				in[2] = '3';
+				in[3] = '>';
 				memset(in + 4, 'm', n);
 				if (pos < n)
 					in[4 + pos] = specials[sp];
