@@ -87,7 +87,7 @@ deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 	    build-essential pkg-config libconfig-dev check \
-	    python3 socat bsdutils util-linux procps iproute2 systemd strace \
+	    python3 socat bsdutils util-linux procps iproute2 systemd strace cppcheck clang-tidy \
 	    groff-base mandoc clang libclang-rt-14-dev nodejs
 
 clean:

@@ -34,7 +34,7 @@
 #include "util.h"
 
 /* Write once the buffer holds this much; it has room for one more line. */
-#define LOG_BUF_FLUSH	(256 * 1024)
+#define LOG_BUF_FLUSH	((size_t)256 * 1024)
 
 enum log_format {
 	LOG_FMT_RAW,
@@ -118,10 +118,10 @@ check_path(const char *path, const char **why, char *dir, size_t dir_size)
 		return -errno;
 	if (strlen(path) >= dir_size)
 		return -ENAMETOOLONG;
-	strcpy(dir, path);
+	memcpy(dir, path, strlen(path) + 1);
 	slash = strrchr(dir, '/');
 	if (slash == NULL)
-		strcpy(dir, ".");
+		memcpy(dir, ".", 2);
 	else if (slash == dir)
 		dir[1] = '\0';
 	else
@@ -258,8 +258,8 @@ reopen_file(struct handler *h)
 {
 	const struct log_conf *c = h->conf;
 	struct log_state *st = h->state;
-	struct stat sb;
-	int fd, r;
+	struct stat sb = { 0 };
+	int fd = -1, r;
 
 	if (st->is_stdout)
 		return 0;
@@ -343,7 +343,7 @@ check_rotated(struct handler *h)
 {
 	const struct log_conf *c = h->conf;
 	struct log_state *st = h->state;
-	struct stat sb;
+	struct stat sb = { 0 };
 
 	if (st->is_stdout)
 		return;
@@ -377,7 +377,7 @@ log_start(struct handler *h, struct handler *old)
 {
 	const struct log_conf *c = h->conf;
 	struct log_state *st;
-	struct stat sb;
+	struct stat sb = { 0 };
 	size_t cap = buf_cap(h);
 	char *nb;
 	int r;

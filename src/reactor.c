@@ -106,7 +106,10 @@ reactor_free(struct reactor *r)
 	if (r == NULL)
 		return NULL;
 	while ((w = r->watches) != NULL) {
-		unlink_watch(r, w);
+		/* Unlink the head inline: its prev is always NULL. */
+		r->watches = w->next;
+		if (r->watches != NULL)
+			r->watches->prev = NULL;
 		if (w->kind != W_FD)
 			safe_close(w->fd);
 		free(w);
@@ -121,33 +124,33 @@ reactor_free(struct reactor *r)
 	return NULL;
 }
 
-static int
-add_watch(struct reactor *r, enum watch_kind kind, int fd, uint32_t events,
-    struct reactor_watch **ret)
+/* Registers fd; returns the new watcher, or NULL with *ret_err = -errno. */
+static struct reactor_watch *
+add_watch(struct reactor *r, enum watch_kind kind, int fd, uint32_t events, int *ret_err)
 {
 	struct epoll_event ev = { 0 };
 	struct reactor_watch *w;
 
 	w = calloc(1, sizeof(*w));
-	if (w == NULL)
-		return -ENOMEM;
+	if (w == NULL) {
+		*ret_err = -ENOMEM;
+		return NULL;
+	}
 	w->kind = kind;
 	w->fd = fd;
 	w->events = events;
 	ev.events = events;
 	ev.data.ptr = w;
 	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		int e = -errno;
-
+		*ret_err = errno > 0 ? -errno : -EIO;
 		free(w);
-		return e;
+		return NULL;
 	}
 	w->next = r->watches;
 	if (w->next != NULL)
 		w->next->prev = w;
 	r->watches = w;
-	*ret = w;
-	return 0;
+	return w;
 }
 
 int
@@ -157,8 +160,8 @@ reactor_add_fd(struct reactor *r, int fd, uint32_t events, reactor_fd_fn cb,
 	struct reactor_watch *w;
 	int rc;
 
-	rc = add_watch(r, W_FD, fd, events, &w);
-	if (rc < 0)
+	w = add_watch(r, W_FD, fd, events, &rc);
+	if (w == NULL)
 		return rc;
 	w->fd_cb = cb;
 	w->userdata = userdata;
@@ -221,8 +224,8 @@ reactor_add_timer(struct reactor *r, uint64_t interval_ms, reactor_fn cb,
 		safe_close(fd);
 		return rc;
 	}
-	rc = add_watch(r, W_TIMER, fd, EPOLLIN, &w);
-	if (rc < 0) {
+	w = add_watch(r, W_TIMER, fd, EPOLLIN, &rc);
+	if (w == NULL) {
 		safe_close(fd);
 		return rc;
 	}
@@ -257,8 +260,8 @@ reactor_add_signal(struct reactor *r, int signo, reactor_signal_fn cb, void *use
 	if (fd < 0)
 		return -errno;
 	if (r->sigwatch == NULL) {
-		rc = add_watch(r, W_SIGNAL, fd, EPOLLIN, &r->sigwatch);
-		if (rc < 0) {
+		r->sigwatch = add_watch(r, W_SIGNAL, fd, EPOLLIN, &rc);
+		if (r->sigwatch == NULL) {
 			safe_close(fd);
 			return rc;
 		}

@@ -145,7 +145,7 @@ route_new(const struct sock_conf *sc, struct dg_socket *sock, struct reactor *r,
 	rt->sock = sock;
 	rt->reactor = r;
 	rt->err_rl = calloc(1, sizeof(*rt->err_rl));
-	rt->handlers = calloc(sc->n_handlers, sizeof(*rt->handlers));
+	rt->handlers = calloc(sc->n_handlers, sizeof(struct handler *));
 	if (rt->err_rl == NULL || rt->handlers == NULL) {
 		rc = -ENOMEM;
 		goto fail;
@@ -217,10 +217,10 @@ allowed(const struct sock_conf *sc, const struct dgram *d)
 		return true;
 	if (d->cred == NULL)
 		return false;
-	for (i = 0; i < sc->n_allow_uids; i++)
+	for (i = 0; sc->allow_uids != NULL && i < sc->n_allow_uids; i++)
 		if (d->cred->uid == sc->allow_uids[i])
 			return true;
-	for (i = 0; i < sc->n_allow_gids; i++)
+	for (i = 0; sc->allow_gids != NULL && i < sc->n_allow_gids; i++)
 		if (d->cred->gid == sc->allow_gids[i])
 			return true;
 	return false;

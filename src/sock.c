@@ -395,7 +395,7 @@ static int
 reset_unset(struct dg_socket *s, const struct sock_conf *c, const struct sock_conf *old)
 {
 	bool v6 = c->type == SOCK_T_UDP6;
-	int def, r = 0;
+	int def = 0, r = 0;
 
 	if (old->recv_buffer > 0 && c->recv_buffer == 0) {
 		r = default_buffer(c->type, SO_RCVBUF, &def);

@@ -618,7 +618,10 @@ syslog_escape_c(char *out, const uint8_t *p, size_t n)
 static char *
 put_u00(char *o, uint8_t c)
 {
-	memcpy(o, "\\u00", 4);
+	o[0] = '\\';
+	o[1] = 'u';
+	o[2] = '0';
+	o[3] = '0';
 	o[4] = hexdigits[c >> 4];
 	o[5] = hexdigits[c & 15];
 	return o + 6;
@@ -655,8 +658,10 @@ syslog_escape_json(char *out, const uint8_t *p, size_t n)
 		}
 		l = utf8_len(p + i, n - i);
 		if (l == 0) {
-			memcpy(o, "\\ufffd", 6);
-			o += 6;
+			static const char repl[6] = { '\\', 'u', 'f', 'f', 'f', 'd' };
+
+			memcpy(o, repl, sizeof(repl));
+			o += sizeof(repl);
 			i++;
 		} else if (p[i] == 0xc2 && p[i + 1] <= 0x9f) {
 			o = put_u00(o, p[i + 1]);
