@@ -592,6 +592,253 @@ fail:
 }
 
 /*
+ * The reply queue: replies that would have blocked wait here, copied, in
+ * arrival order, in one ring of SOCK_REPLY_QUEUE_BYTES allocated the first
+ * time it is needed; past that they are dropped and counted. It drains
+ * when the socket is writable (UDP: EPOLLOUT) or, for unix sockets, whose
+ * writability says nothing of a peer's full queue, on a short timer. A
+ * peer that still cannot take a reply holds back only its own replies:
+ * the others are sent around it, so one client that does not read never
+ * delays the rest, and each peer's replies keep their order.
+ */
+#define RQ_RETRY_MS	20
+#define RQ_BLOCKED_MAX	8
+
+enum { RQ_LIVE = 1, RQ_DEAD, RQ_WRAP };
+
+struct rq_entry {
+	uint32_t		size;		/* whole entry, 8-aligned */
+	uint32_t		state;
+	uint32_t		len;		/* datagram bytes after the header */
+	socklen_t		namelen;
+	uint32_t		ctrllen;
+	union sockaddr_any	name;
+	uint8_t			ctrl[REPLY_CTRL];
+};
+
+struct reply_queue {
+	uint8_t		*buf;
+	size_t		 head;		/* oldest entry */
+	size_t		 tail;		/* where the next one goes */
+	size_t		 used;		/* bytes between head and tail, wrap gap included */
+	unsigned	 count;		/* live entries */
+};
+
+#define RQ_ALIGN(n)	(((n) + 7) & ~(size_t)7)
+
+unsigned
+sock_queued(const struct dg_socket *s)
+{
+	return s->queue != NULL ? s->queue->count : 0;
+}
+
+static struct rq_entry *
+rq_at(struct reply_queue *q, size_t off)
+{
+	return (struct rq_entry *)(void *)(q->buf + off);
+}
+
+/* Where an entry of size bytes fits, or -1; may mark a wrap at the tail. */
+static ssize_t
+rq_place(struct reply_queue *q, size_t size)
+{
+	size_t cap = SOCK_REPLY_QUEUE_BYTES, free_bytes = cap - q->used;
+
+	if (size > free_bytes)
+		return -1;
+	if (q->tail + size <= cap)
+		return (ssize_t)q->tail;
+	/* Not at the end: wrap to the start if the gap there is big enough. */
+	if (q->used > 0 && q->head < q->tail && size < q->head) {
+		if (cap - q->tail >= sizeof(uint32_t) * 2)
+			rq_at(q, q->tail)->state = RQ_WRAP;
+		q->used += cap - q->tail;
+		q->tail = 0;
+		return 0;
+	}
+	if (q->used == 0) {
+		q->head = q->tail = 0;
+		return size <= cap ? 0 : -1;
+	}
+	return -1;
+}
+
+/* Copies reply i of the batch into the queue; false when it is full. */
+static bool
+rq_push(struct dg_socket *s, unsigned i)
+{
+	const struct msghdr *mh = &s->out_msgs[i].msg_hdr;
+	const struct iovec *iov = &s->out_iov[i];
+	struct reply_queue *q = s->queue;
+	struct rq_entry *e;
+	size_t size = RQ_ALIGN(sizeof(*e) + iov->iov_len);
+	ssize_t off;
+
+	if (q == NULL) {
+		q = calloc(1, sizeof(*q));
+		if (q == NULL)
+			return false;
+		q->buf = malloc(SOCK_REPLY_QUEUE_BYTES);
+		if (q->buf == NULL) {
+			free(q);
+			return false;
+		}
+		s->queue = q;
+	}
+	off = rq_place(q, size);
+	if (off < 0)
+		return false;
+	e = rq_at(q, (size_t)off);
+	e->size = (uint32_t)size;
+	e->state = RQ_LIVE;
+	e->len = (uint32_t)iov->iov_len;
+	e->namelen = mh->msg_namelen;
+	memcpy(&e->name, mh->msg_name, mh->msg_namelen);
+	e->ctrllen = (uint32_t)mh->msg_controllen;
+	if (mh->msg_controllen > 0)
+		memcpy(e->ctrl, mh->msg_control, mh->msg_controllen);
+	memcpy((uint8_t *)e + sizeof(*e), iov->iov_base, iov->iov_len);
+	q->tail = (size_t)off + size;
+	q->used += size;
+	q->count++;
+	return true;
+}
+
+/* Frees the room of the dead entries at the head. */
+static void
+rq_trim(struct reply_queue *q)
+{
+	size_t cap = SOCK_REPLY_QUEUE_BYTES;
+
+	while (q->used > 0) {
+		struct rq_entry *e;
+
+		if (cap - q->head < sizeof(uint32_t) * 2 || rq_at(q, q->head)->state == RQ_WRAP) {
+			q->used -= cap - q->head;
+			q->head = 0;
+			continue;
+		}
+		e = rq_at(q, q->head);
+		if (e->state != RQ_DEAD)
+			break;
+		q->used -= e->size;
+		q->head += e->size;
+	}
+	if (q->used == 0)
+		q->head = q->tail = 0;
+}
+
+static bool
+rq_blocked(const struct rq_entry *e, const struct rq_entry *const *blocked, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (blocked[i]->namelen == e->namelen &&
+		    memcmp(&blocked[i]->name, &e->name, e->namelen) == 0)
+			return true;
+	return false;
+}
+
+static void rq_watch(struct dg_socket *s);
+
+/* One pass over the queue: sends what the peers can take now. */
+static void
+rq_drain(struct dg_socket *s)
+{
+	const struct rq_entry *blocked[RQ_BLOCKED_MAX];
+	struct reply_queue *q = s->queue;
+	unsigned n_blocked = 0;
+	size_t off, left;
+
+	if (q == NULL || q->count == 0) {
+		rq_watch(s);
+		return;
+	}
+	off = q->head;
+	left = q->used;
+	while (left > 0) {
+		struct rq_entry *e;
+		struct iovec iov;
+		struct msghdr mh = { 0 };
+
+		if (SOCK_REPLY_QUEUE_BYTES - off < sizeof(uint32_t) * 2 ||
+		    rq_at(q, off)->state == RQ_WRAP) {
+			left -= SOCK_REPLY_QUEUE_BYTES - off;
+			off = 0;
+			continue;
+		}
+		e = rq_at(q, off);
+		off += e->size;
+		left -= e->size;
+		if (e->state != RQ_LIVE || rq_blocked(e, blocked, n_blocked))
+			continue;
+		iov.iov_base = (uint8_t *)e + sizeof(*e);
+		iov.iov_len = e->len;
+		mh.msg_name = &e->name;
+		mh.msg_namelen = e->namelen;
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		if (e->ctrllen > 0) {
+			mh.msg_control = e->ctrl;
+			mh.msg_controllen = e->ctrllen;
+		}
+		if (sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) {
+			s->stats.sent++;
+		} else if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR) {
+			/* UDP: our own buffer is full, nothing more goes now. */
+			if (s->type != SOCK_T_UNIX || n_blocked == RQ_BLOCKED_MAX)
+				break;
+			blocked[n_blocked++] = e;
+			continue;
+		} else {
+			s->stats.send_errors++;
+		}
+		e->state = RQ_DEAD;
+		q->count--;
+	}
+	rq_trim(q);
+	rq_watch(s);
+}
+
+static void
+on_rq_timer(void *userdata)
+{
+	rq_drain(userdata);
+}
+
+/* Asks to be woken while replies wait, and stops asking when none do. */
+static void
+rq_watch(struct dg_socket *s)
+{
+	bool waiting = sock_queued(s) > 0;
+
+	if (s->reactor == NULL || s->watch == NULL)
+		return;
+	if (s->type != SOCK_T_UNIX) {
+		(void)reactor_mod_fd(s->reactor, s->watch,
+		    waiting ? REACTOR_IN | REACTOR_OUT : REACTOR_IN);
+		return;
+	}
+	if (waiting && s->retry_timer == NULL)
+		(void)reactor_add_timer(s->reactor, RQ_RETRY_MS, on_rq_timer, s, &s->retry_timer);
+	else if (!waiting && s->retry_timer != NULL)
+		s->retry_timer = reactor_del_timer(s->reactor, s->retry_timer);
+}
+
+/* Queues replies [first, end) that would block; counts what does not fit. */
+static void
+rq_queue_rest_range(struct dg_socket *s, unsigned first, unsigned end)
+{
+	unsigned i;
+
+	for (i = first; i < end; i++)
+		if (!rq_push(s, i))
+			s->stats.dropped++;
+	rq_watch(s);
+}
+
+/*
  * Sends replies [first, first + n) one message each; returns false when
  * the socket would block (the rest is dropped and counted).
  */
@@ -611,8 +858,8 @@ reply_send_plain(struct dg_socket *s, unsigned first, unsigned n)
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == ENOBUFS) {
-			/* The peer or our send buffer is full: drop, never wait. */
-			s->stats.dropped += end - i;
+			/* The peer or our send buffer is full: queue the rest, never wait. */
+			rq_queue_rest_range(s, i, end);
 			return false;
 		}
 		/* This one failed (its peer vanished, say): count it, send the rest. */
@@ -689,6 +936,13 @@ reply_flush(struct dg_socket *s)
 	unsigned m = 0, k = 0, i, cnt;
 	int r;
 
+	/* Replies already wait: these go behind them, to keep each peer's order. */
+	if (sock_queued(s) > 0) {
+		rq_queue_rest_range(s, 0, s->n_out);
+		s->n_out = 0;
+		rq_drain(s);
+		return;
+	}
 	if (s->type != SOCK_T_UNIX && !a->no_gso && s->n_out > 1)
 		m = reply_build_gso(s, a);
 	if (m == 0) {
@@ -707,7 +961,7 @@ reply_flush(struct dg_socket *s)
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == ENOBUFS) {
-			s->stats.dropped += s->n_out - a->gfirst[k];
+			rq_queue_rest_range(s, a->gfirst[k], s->n_out);
 			break;
 		}
 		cnt = a->gfirst[k + 1] - a->gfirst[k];
@@ -721,7 +975,7 @@ reply_flush(struct dg_socket *s)
 		    errno == EOPNOTSUPP)
 			a->no_gso = true;
 		if (!reply_send_plain(s, a->gfirst[k], cnt)) {
-			s->stats.dropped += s->n_out - a->gfirst[k + 1];
+			rq_queue_rest_range(s, a->gfirst[k + 1], s->n_out);
 			break;
 		}
 		k++;
@@ -784,7 +1038,10 @@ on_readable(struct reactor_watch *w, int fd, uint32_t events, void *userdata)
 	int n;
 
 	(void)w;
-	(void)events;
+	if (events & REACTOR_OUT)
+		rq_drain(s);
+	if (!(events & (REACTOR_IN | REACTOR_ERR)))
+		return;
 	/*
 	 * The slots are set up once (sock_area_new): only the lengths the
 	 * kernel overwrote in the last receive, and the iovec lengths when
@@ -910,6 +1167,12 @@ sock_release(struct dg_socket *s, bool close_fd)
 		return NULL;
 	if (s->watch != NULL)
 		s->watch = reactor_del_fd(s->reactor, s->watch);
+	if (s->retry_timer != NULL)
+		s->retry_timer = reactor_del_timer(s->reactor, s->retry_timer);
+	if (s->queue != NULL) {
+		free(s->queue->buf);
+		s->queue = mfree(s->queue);
+	}
 	if (close_fd)
 		s->fd = safe_close(s->fd);
 	if (close_fd && s->created_path && !s->adopted && s->path != NULL)
@@ -1005,4 +1268,6 @@ sock_stats(const struct dg_socket *s, struct strbuf *sb)
 	    (unsigned long long)kernel_drops(s, st->kernel_drops),
 	    (unsigned long long)st->sent, (unsigned long long)st->send_errors,
 	    (unsigned long long)st->dropped);
+	if (s->queue != NULL)
+		strbuf_printf(sb, " queued=%u", sock_queued(s));
 }

@@ -18,6 +18,7 @@ struct reactor;
 struct reactor_watch;
 struct dgram;
 struct strbuf;
+struct reply_queue;
 
 /* Per-socket counters; names as in the stats line. */
 struct dg_stats {
@@ -77,6 +78,9 @@ struct dg_socket {
 	unsigned		 n_out;
 	unsigned		 out_cap;
 	bool			 out_full_logged;
+	/* Replies that would have blocked, waiting for room (bounded). */
+	struct reply_queue	*queue;
+	struct reactor_watch	*retry_timer;	/* unix sockets: retry the queue */
 };
 
 /*
@@ -118,6 +122,12 @@ const char	*sock_address(const struct dg_socket *s, char *buf, size_t size);
  * sender without an address, or -errno.
  */
 int	sock_reply(struct dg_socket *s, const struct dgram *d);
+
+/* Bytes of queued replies a socket holds at most (see sock.c). */
+#define SOCK_REPLY_QUEUE_BYTES	((size_t)256 * 1024)
+
+/* The replies waiting in s's queue. */
+unsigned	sock_queued(const struct dg_socket *s);
 
 /* Appends the socket's counters (" received=N ...") to sb. */
 void	sock_stats(const struct dg_socket *s, struct strbuf *sb);
