@@ -51,13 +51,16 @@ all: dgramd
 $(OBJDIR)/.mode: FORCE
 	@mkdir -p $(OBJDIR)
 	@echo '$(ALL_CFLAGS) $(LDFLAGS) $(LIBS)' | cmp -s - $@ || echo '$(ALL_CFLAGS) $(LDFLAGS) $(LIBS)' > $@
+	@cmp -s $@ src/.last-link 2>/dev/null || touch $@
 
 $(OBJDIR)/%.o: src/%.c $(OBJDIR)/.mode
 	@mkdir -p $(OBJDIR)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
+# ./dgramd is relinked whenever the last link was of the other build mode.
 dgramd: $(OBJS) $(OBJDIR)/.mode
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
+	@cp $(OBJDIR)/.mode src/.last-link
 
 $(OBJDIR)/tests/%: tests/unit/%.c $(LIB_OBJS) $(OBJDIR)/.mode
 	@mkdir -p $(OBJDIR)/tests
@@ -91,7 +94,7 @@ deps:
 	    groff-base mandoc clang libclang-rt-14-dev nodejs
 
 clean:
-	rm -rf src/.obj src/.obj-san dgramd tests/bench/dgload tests/bench/ceiling
+	rm -rf src/.obj src/.obj-san src/.last-link dgramd tests/bench/dgload tests/bench/ceiling
 	rm -rf tests/fuzz/bin
 
 install: dgramd
