@@ -15,7 +15,10 @@ PKGS		= libconfig
 
 PREFIX		?= /usr/local
 SBINDIR		?= $(PREFIX)/sbin
-SYSCONFDIR	?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+# Configuration lives in /etc for the system prefixes (/usr, /usr/local), where
+# the man pages, logrotate and the units look; a self-contained prefix such as
+# /opt/dgramd keeps it under $(PREFIX)/etc.
+SYSCONFDIR	?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
 MANDIR		?= $(PREFIX)/share/man
 SYSTEMDUNITDIR	?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null || echo $(PREFIX)/lib/systemd/system)
 DESTDIR		?=

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "handler.h"
@@ -944,6 +946,40 @@ conf_free(struct conf *c)
 	return NULL;
 }
 
+static bool
+udp_wildcard(const struct sock_conf *c)
+{
+	if (c->type == SOCK_T_UDP4)
+		return c->addr.in.sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&c->addr.in6.sin6_addr);
+}
+
+/* A udp6 socket that also receives IPv4 (ipv6_only = false on ::). */
+static bool
+udp6_dual(const struct sock_conf *c)
+{
+	return c->type == SOCK_T_UDP6 && c->ipv6_only == 0 && udp_wildcard(c);
+}
+
+/*
+ * Whether binding both a and b fails with EADDRINUSE: the same path, or
+ * one port where the addresses overlap (equal, one of them all addresses
+ * of the family, or a dual-stack :: against any IPv4 address). Port 0
+ * never clashes: each gets its own port.
+ */
+static bool
+binds_overlap(const struct sock_conf *a, const struct sock_conf *b)
+{
+	if (a->type == SOCK_T_UNIX || b->type == SOCK_T_UNIX)
+		return a->type == b->type && strcmp(a->path, b->path) == 0;
+	if (a->port == 0 || a->port != b->port)
+		return false;
+	if (a->type == b->type)
+		return udp_wildcard(a) || udp_wildcard(b) || sock_conf_same_binding(a, b);
+	/* One udp4, one udp6: only a dual-stack udp6 socket takes IPv4 too. */
+	return udp6_dual(a->type == SOCK_T_UDP6 ? a : b);
+}
+
 /* Checks across sockets: unique names, no two sockets on one binding. */
 static int
 check_all(struct conf *c, config_setting_t *list, struct conf_err *err)
@@ -959,9 +995,8 @@ check_all(struct conf *c, config_setting_t *list, struct conf_err *err)
 				return conf_err_set(err, config_setting_get_member(g, "name"),
 				    "duplicate socket name \"%s\" (first at line %d)",
 				    c->socks[i].name, c->socks[j].line);
-			if (sock_conf_same_binding(&c->socks[i], &c->socks[j]) &&
-			    !(c->socks[i].reuseport && c->socks[j].reuseport) &&
-			    !(c->socks[i].type != SOCK_T_UNIX && c->socks[i].port == 0))
+			if (binds_overlap(&c->socks[i], &c->socks[j]) &&
+			    !(c->socks[i].reuseport && c->socks[j].reuseport))
 				return conf_err_set(err, g,
 				    "binds the same address as socket \"%s\" (line %d)",
 				    c->socks[j].name, c->socks[j].line);
@@ -1093,13 +1128,21 @@ load(config_t *cfg, const char *name, int rd, struct conf **ret, struct conf_err
 	int r;
 
 	if (rd != CONFIG_TRUE) {
+		const char *text = config_error_text(cfg);
+		struct stat st;
+
 		if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
+			/* libconfig keeps no errno: find out why from the file itself. */
 			snprintf(err->msg, sizeof(err->msg), "%s: cannot read: %s", name,
-			    strerror(errno));
+			    stat(name, &st) < 0 ? strerror(errno) :
+			    S_ISDIR(st.st_mode) ? "it is a directory" :
+			    access(name, R_OK) < 0 ? strerror(errno) : "not a readable file");
 		else
-			snprintf(err->msg, sizeof(err->msg), "%s:%d: syntax error: %s",
+			snprintf(err->msg, sizeof(err->msg), "%s:%d: syntax error%s%s",
 			    config_error_file(cfg) ? config_error_file(cfg) : name,
-			    config_error_line(cfg), config_error_text(cfg));
+			    config_error_line(cfg),
+			    text != NULL && strcmp(text, "syntax error") != 0 ? ": " : "",
+			    text != NULL && strcmp(text, "syntax error") != 0 ? text : "");
 		return -EINVAL;
 	}
 	config_setting_set_hook(config_root_setting(cfg), (void *)(uintptr_t)name);

@@ -148,10 +148,11 @@ open_new(struct daemon *d, const struct conf *c, struct slot **kept, struct dg_s
 				give_back_spare(d, fd);
 				passed_fd_describe(fd, got, sizeof(got));
 				log_error_errno(r, "%s: %s: socket passed by systemd (fd %d) does not "
-				    "match the config: it is %s, the config declares %s %s: %m",
+				    "match the config: it is %s, the config declares %s %s%s%s",
 				    c->file, sc->name, fd, got, sock_type_to_string(sc->type),
 				    sc->type == SOCK_T_UNIX ? sc->path :
-				    addr_format(&sc->addr.sa, sc->addr_len, want, sizeof(want)));
+				    addr_format(&sc->addr.sa, sc->addr_len, want, sizeof(want)),
+				    r == -EPROTOTYPE ? "" : ": ", r == -EPROTOTYPE ? "" : strerror(-r));
 				r = r == -EPROTOTYPE ? -EBADFD : r;
 				goto fail;
 			}
@@ -163,6 +164,9 @@ open_new(struct daemon *d, const struct conf *c, struct slot **kept, struct dg_s
 
 			if (r == -ENOTSOCK)
 				log_error("%s: %s: %s exists and is not a socket; "
+				    "not touching it", c->file, sc->name, sc->path);
+			else if (r == -EADDRINUSE && sc->type == SOCK_T_UNIX)
+				log_error("%s: %s: %s is in use: another process receives on it; "
 				    "not touching it", c->file, sc->name, sc->path);
 			else
 				log_error_errno(r, "%s: %s: %s %s: %m", c->file, sc->name, what,
@@ -333,6 +337,27 @@ load_conf(const char *file, struct conf **ret, char *why, size_t why_size)
 	return r;
 }
 
+/* -t: a unix socket whose directory does not exist (yet) cannot be bound. */
+static void
+warn_missing_dir(const char *file, const struct sock_conf *sc)
+{
+	char dir[sizeof(sc->addr.un.sun_path)];
+	const char *slash;
+	struct stat st;
+
+	if (sc->type != SOCK_T_UNIX || sc->path[0] == '@')
+		return;
+	slash = strrchr(sc->path, '/');
+	if (slash == NULL)
+		return;
+	snprintf(dir, sizeof(dir), "%.*s", slash == sc->path ? 1 : (int)(slash - sc->path),
+	    sc->path);
+	if (stat(dir, &st) < 0)
+		log_warning("%s:%d: %s: directory %s of %s: %m; binding fails until it exists "
+		    "(under systemd, RuntimeDirectory= creates it)", file, sc->line, sc->name,
+		    dir, sc->path);
+}
+
 int
 daemon_test_config(const char *file)
 {
@@ -349,7 +374,7 @@ daemon_test_config(const char *file)
 
 			if (hc->ops->test == NULL)
 				continue;
-			r = hc->ops->test(hc->conf, &err);
+			r = hc->ops->test(hc->conf, file, &err);
 			if (r < 0) {
 				log_error("%s", err.msg);
 				conf_free(c);
@@ -357,6 +382,8 @@ daemon_test_config(const char *file)
 			}
 		}
 	}
+	for (i = 0; i < c->n_socks; i++)
+		warn_missing_dir(file, &c->socks[i]);
 	log_info("%s: configuration OK (%zu sockets)", file, c->n_socks);
 	conf_free(c);
 	return 0;
@@ -742,7 +769,10 @@ daemon_reload(struct daemon *d)
 		goto fail;
 	}
 
-	/* From here on nothing can fail: swap. */
+	/* From here on nothing can fail: swap. The new sockets are bound already. */
+	for (i = 0; i < c->n_socks; i++)
+		if (opened[i] != NULL)
+			print_listening(opened[i]);
 	flush_all(d);
 	for (i = 0; i < d->n_slots; i++) {
 		bool reused = false;
@@ -786,9 +816,6 @@ daemon_reload(struct daemon *d)
 	r = start_slots(d, d->slots, d->n_slots);
 	if (r < 0)
 		log_error_errno(r, "reload: cannot watch sockets: %m");
-	for (i = 0; i < d->n_slots; i++)
-		if (opened[i] != NULL)
-			print_listening(d->slots[i].sock);
 	/* SIGHUP also serves logrotate: reopen every log file. */
 	reopen_all(d);
 	d->reload_error[0] = '\0';

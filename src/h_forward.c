@@ -381,7 +381,7 @@ fwd_validate(const void *conf, const struct sock_conf *sc, const struct conf *al
 }
 
 static int
-fwd_test(const void *conf, struct conf_err *err)
+fwd_test(const void *conf, const char *file, struct conf_err *err)
 {
 	const struct fwd_conf *c = conf;
 	union sockaddr_any a;
@@ -395,8 +395,8 @@ fwd_test(const void *conf, struct conf_err *err)
 			continue;
 		r = resolve_sync(c->targets[i].host, c->targets[i].port, &a, &len);
 		if (r != 0)
-			log_warning("line %d: forward target \"%s\": cannot resolve \"%s\": %s; "
-			    "it will be skipped until it resolves", c->targets[i].line,
+			log_warning("%s:%d: forward target \"%s\": cannot resolve \"%s\": %s; "
+			    "it will be skipped until it resolves", file, c->targets[i].line,
 			    c->targets[i].spec, c->targets[i].host, gai_strerror(r));
 	}
 	return 0;

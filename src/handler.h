@@ -61,7 +61,7 @@ struct handler_ops {
 	int	(*validate)(const void *conf, const struct sock_conf *sc,
 		    const struct conf *all, const config_setting_t *s, struct conf_err *err);
 	/* Optional: -t checks that may touch the system (dirs, DNS); warns or fails. */
-	int	(*test)(const void *conf, struct conf_err *err);
+	int	(*test)(const void *conf, const char *file, struct conf_err *err);
 	/*
 	 * Optional: sets up state. On reload, old is the running handler of
 	 * the same type at the same place, whose state may be taken over

@@ -1175,8 +1175,10 @@ sock_release(struct dg_socket *s, bool close_fd)
 	}
 	if (close_fd)
 		s->fd = safe_close(s->fd);
-	if (close_fd && s->created_path && !s->adopted && s->path != NULL)
-		(void)unlink(s->path);
+	if (close_fd && s->created_path && !s->adopted && s->path != NULL &&
+	    unlink(s->path) < 0 && errno != ENOENT)
+		log_warning_errno(-errno, "%s: cannot remove %s: %m (after dropping privileges, "
+		    "keep unix sockets in a directory the user owns)", s->name, s->path);
 	free(s->path);
 	free(s->name);
 	free(s->out_msgs);

@@ -118,7 +118,7 @@ def test_live_socket_not_stolen():
         f.write(unix_conf(t + "/s.sock"))
     rc, out, err = run_dgramd(["-c", t + "/c.conf"])
     eq(rc, 71)
-    check("in use" in err, err)
+    check("%s is in use: another process receives on it" % (t + "/s.sock") in err, err)
     check(os.path.exists(t + "/s.sock"), "the live socket keeps its file")
     live.close()
 

@@ -119,7 +119,7 @@ def test_readme_tour():
         check(sum(" listening " in l for l in seen) >= 5, "".join(seen))
         outputs = []
         for block in tour:
-            cmd = block.replace("$(pgrep -x dgramd)", str(p.pid))
+            cmd = block.replace("$(pgrep -f 'dgramd -c conf/dgramd.local.conf')", str(p.pid))
             rc, out, err = sh(cmd, t)
             eq(rc, 0, "README block failed:\n%s\n%s" % (block, err))
             outputs.append(out)

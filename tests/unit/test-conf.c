@@ -137,6 +137,12 @@ static const struct {
 	{ "sockets = ( { name = \"a\"; type = \"udp4\"; port = 5; " ECHO " },\n"
 	  "{ name = \"b\"; type = \"udp4\"; port = 5; " ECHO " } );",
 	  "sockets.[1]: binds the same address as socket \"a\"" },
+	{ "sockets = ( { name = \"a\"; type = \"udp4\"; address = \"127.0.0.1\"; port = 5; "
+	  ECHO " },\n{ name = \"b\"; type = \"udp4\"; port = 5; " ECHO " } );",
+	  "t.conf:2: sockets.[1]: binds the same address as socket \"a\" (line 1)" },
+	{ "sockets = ( { name = \"a\"; type = \"udp4\"; address = \"127.0.0.1\"; port = 5; "
+	  ECHO " },\n{ name = \"b\"; type = \"udp6\"; port = 5; ipv6_only = false; " ECHO " } );",
+	  "t.conf:2: sockets.[1]: binds the same address as socket \"a\" (line 1)" },
 	{ "sockets = ( { name = \"a\"; type = \"udp4\"; port = 5; address = \"::1\"; " ECHO " } );",
 	  "sockets.[0].address: must be a numeric IPv4 address, got \"::1\"" },
 	{ "sockets = ( { name = \"a\"; type = \"udp6\"; port = 5; address = \"1.2.3.4\"; " ECHO
@@ -237,6 +243,23 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
+START_TEST(test_binds_that_do_not_clash)
+{
+	/* Different addresses, v4 beside v6-only, port 0 twice, reuseport on both. */
+	struct conf *c = load_ok("sockets = (\n"
+	    "{ name = \"a\"; type = \"udp4\"; address = \"127.0.0.1\"; port = 7; " ECHO " },\n"
+	    "{ name = \"b\"; type = \"udp4\"; address = \"127.0.0.2\"; port = 7; " ECHO " },\n"
+	    "{ name = \"c\"; type = \"udp6\"; port = 7; " ECHO " },\n"
+	    "{ name = \"d\"; type = \"udp4\"; port = 0; " ECHO " },\n"
+	    "{ name = \"e\"; type = \"udp4\"; port = 0; " ECHO " },\n"
+	    "{ name = \"f\"; type = \"udp4\"; port = 9; reuseport = true; " ECHO " },\n"
+	    "{ name = \"g\"; type = \"udp4\"; port = 9; reuseport = true; " ECHO " } );");
+
+	ck_assert_uint_eq(c->n_socks, 7);
+	conf_free(c);
+}
+END_TEST
+
 START_TEST(test_same_binding)
 {
 	struct conf *c = load_ok("sockets = (\n"
@@ -268,6 +291,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_ttl_edges);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_same_binding);
+	tcase_add_test(tc, test_binds_that_do_not_clash);
 	suite_add_tcase(s, tc);
 	return s;
 }
