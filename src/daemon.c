@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "activation.h"
@@ -592,6 +593,32 @@ drop_privileges(const struct conf *c)
 	return 0;
 }
 
+/*
+ * After a privilege drop: a unix socket file in a directory the user cannot
+ * write cannot be removed on stop; say so now rather than at the end.
+ */
+static void
+warn_unremovable(const struct daemon *d)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *slash;
+	size_t i;
+
+	for (i = 0; i < d->n_slots; i++) {
+		const struct dg_socket *s = d->slots[i].sock;
+
+		if (!s->created_path || s->adopted || s->path == NULL)
+			continue;
+		slash = strrchr(s->path, '/');
+		snprintf(dir, sizeof(dir), "%.*s", slash == NULL ? 1 :
+		    slash == s->path ? 1 : (int)(slash - s->path), slash == NULL ? "." : s->path);
+		if (access(dir, W_OK | X_OK) < 0)
+			log_warning("%s: %s cannot be removed on stop: %s is not writable by "
+			    "this user (keep unix sockets in a directory it owns, such as "
+			    "systemd's RuntimeDirectory=)", s->name, s->path, dir);
+	}
+}
+
 int
 daemon_start(const char *file, struct daemon **ret)
 {
@@ -668,6 +695,8 @@ daemon_start(const char *file, struct daemon **ret)
 		goto fail;
 	if (drop_privileges(d->conf) < 0)
 		goto fail;
+	if (d->conf->user != NULL || d->conf->group != NULL)
+		warn_unremovable(d);
 	for (i = 0; i < d->n_slots; i++)
 		print_listening(d->slots[i].sock);
 	if (getuid() == 0 && d->conf->user == NULL)
