@@ -26,8 +26,13 @@ DESTDIR		?=
 CFLAGS		?= -O2 -g
 WARNFLAGS	= -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
 		  -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+# src/ has a folder per layer: core (main, daemon, config, loop), net
+# (sockets, activation, routing, addresses), handlers, syslog (the codec),
+# util (diagnostics, buffers). Headers are included by name from any of them.
+SRC_DIRS	= core net handlers syslog util
+SRC_INC		= $(patsubst %,-Isrc/%,$(SRC_DIRS))
 ALL_CFLAGS	= -std=gnu11 $(WARNFLAGS) $(CFLAGS) -D_GNU_SOURCE \
-		  -DDGRAMD_VERSION='"$(VERSION)"' $(shell $(PKG_CONFIG) --cflags $(PKGS))
+		  -DDGRAMD_VERSION='"$(VERSION)"' $(SRC_INC) $(shell $(PKG_CONFIG) --cflags $(PKGS))
 LIBS		= $(shell $(PKG_CONFIG) --libs $(PKGS))
 CHECK_CFLAGS	= $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS	= $(shell $(PKG_CONFIG) --libs check)
@@ -40,9 +45,9 @@ else
 OBJDIR		= src/.obj
 endif
 
-SRCS		= $(wildcard src/*.c)
+SRCS		= $(foreach d,$(SRC_DIRS),$(wildcard src/$(d)/*.c))
 OBJS		= $(patsubst src/%.c,$(OBJDIR)/%.o,$(SRCS))
-LIB_OBJS	= $(filter-out $(OBJDIR)/main.o,$(OBJS))
+LIB_OBJS	= $(filter-out $(OBJDIR)/core/main.o,$(OBJS))
 UNIT_SRCS	= $(wildcard tests/unit/test-*.c)
 UNIT_BINS	= $(patsubst tests/unit/%.c,$(OBJDIR)/tests/%,$(UNIT_SRCS))
 
@@ -57,7 +62,7 @@ $(OBJDIR)/.mode: FORCE
 	@cmp -s $@ src/.last-link 2>/dev/null || touch $@
 
 $(OBJDIR)/%.o: src/%.c $(OBJDIR)/.mode
-	@mkdir -p $(OBJDIR)
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 # ./dgramd is relinked whenever the last link was of the other build mode.
@@ -67,7 +72,7 @@ dgramd: $(OBJS) $(OBJDIR)/.mode
 
 $(OBJDIR)/tests/%: tests/unit/%.c $(LIB_OBJS) $(OBJDIR)/.mode
 	@mkdir -p $(OBJDIR)/tests
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LIBS) $(CHECK_LIBS)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LIBS) $(CHECK_LIBS)
 
 -include $(OBJS:.o=.d)
 
@@ -77,7 +82,7 @@ $(OBJDIR)/tests/%: tests/unit/%.c $(LIB_OBJS) $(OBJDIR)/.mode
 check: dgramd $(UNIT_BINS)
 	@UNIT_BINS='$(UNIT_BINS)' SANITIZE='$(SANITIZE)' tests/run.sh
 
-# cppcheck and clang-tidy over src/*.c (or LINT_FILES); fails on any finding.
+# cppcheck and clang-tidy over src/*/*.c (or LINT_FILES); fails on any finding.
 lint:
 	tests/lint.sh $(LINT_FILES)
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Static analysis of src/*.c (or of the files given as arguments): cppcheck
+# Static analysis of src/*/*.c (or of the files given as arguments): cppcheck
 # and clang-tidy with the project's options. Prints every finding and exits
 # non-zero when there is any; a missing tool is skipped with a "skip" line.
 set -u
@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 if [ $# -gt 0 ]; then
 	files=("$@")
 else
-	files=(src/*.c)
+	files=(src/*/*.c)
 fi
 
 # clang-tidy checks (clang-tidy 14). Left out, each as noise for this codebase:
@@ -35,7 +35,7 @@ trap 'rm -f "$out"' EXIT
 if command -v cppcheck >/dev/null 2>&1; then
 	ran=$((ran + 1))
 	cppcheck --enable=warning,performance,portability --std=c11 --quiet \
-	    --inline-suppr -I src "${files[@]}" >"$out" 2>&1
+	    --inline-suppr $(for d in src/*/; do printf -- '-I %s ' "${d%/}"; done)"${files[@]}" >"$out" 2>&1
 	if [ -s "$out" ]; then
 		cat "$out"
 		n=$(grep -cE '^[^ ]+:[0-9]+:[0-9]+: ' "$out")
@@ -54,8 +54,8 @@ if command -v clang-tidy >/dev/null 2>&1; then
 	bad=0
 	for f in "${files[@]}"; do
 		# clang-tidy exits 0 on warnings: count the lines that name a check.
-		clang-tidy -quiet "$f" -checks="$CHECKS" -header-filter='/src/[^/]*\.h$' \
-		    -- -std=gnu11 -D_GNU_SOURCE -Isrc \
+		clang-tidy -quiet "$f" -checks="$CHECKS" -header-filter='/src/[^/]*/[^/]*\.h$' \
+		    -- -std=gnu11 -D_GNU_SOURCE $(for d in src/*/; do printf -- '-I%s ' "${d%/}"; done) \
 		    $(pkg-config --cflags libconfig 2>/dev/null) >"$out" 2>/dev/null
 		rc=$?
 		n=$(grep -cE ': (warning|error): .*\[[A-Za-z0-9.,_-]+\]$' "$out")

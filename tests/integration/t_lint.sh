@@ -1,5 +1,5 @@
 #!/bin/bash
-# Static analysis: cppcheck and clang-tidy report nothing on src/*.c
+# Static analysis: cppcheck and clang-tidy report nothing on src/*/*.c
 # (tests/lint.sh holds the checks). Skipped under SANITIZE=1, where the
 # same sources were already checked by the plain run.
 cd "$(dirname "$0")/../.."

@@ -1,5 +1,5 @@
 /*
- * h_log.c: the log handler. Writes one line per datagram to a file (or
+ * handlers/log.c: the log handler. Writes one line per datagram to a file (or
  * stdout) in raw, syslog or json format, with severity/facility filters.
  *
  * Lines are formatted (syslog_fmt.c) into a per-handler buffer that always

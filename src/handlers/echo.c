@@ -1,5 +1,5 @@
 /*
- * h_echo.c: the echo handler. Sends each datagram back to its sender,
+ * handlers/echo.c: the echo handler. Sends each datagram back to its sender,
  * byte for byte, from the address it arrived on. Like BSD inetd it never
  * answers source port 0 or another well-known datagram service, so two
  * reflectors cannot be set ping-ponging.

@@ -1,5 +1,5 @@
 /*
- * h_forward.c: the forward handler. Relays each datagram, unchanged, to
+ * handlers/forward.c: the forward handler. Relays each datagram, unchanged, to
  * the targets in "to" (UDP or unix), to all of them, in rotation, or by
  * sender.
  *
