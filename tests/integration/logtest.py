@@ -1,5 +1,6 @@
 """Helpers for the log handler's integration tests (t_log*.py)."""
 import os
+import re
 import tempfile
 import time
 
@@ -39,6 +40,20 @@ def read_lines(path):
     if lines[-1] != b"":
         raise AssertionError("%s ends with a partial line: %r" % (path, lines[-1][:200]))
     return lines[:-1]
+
+
+# A syslog-format line: an RFC 3164 time stamp ("Dec  1 22:41:02": the day is
+# padded with a space, so never count spaces), the host, then the rest.
+SYSLOG_LINE = re.compile(rb"^([A-Z][a-z]{2} [ 1-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-6][0-9]) (\S+) (.*)$",
+                         re.S)
+
+
+def syslog_fields(line):
+    """(time stamp, host, tag and message) of a syslog-format line (bytes)."""
+    m = SYSLOG_LINE.match(line)
+    if not m:
+        raise AssertionError("not a syslog-format line: %r" % line[:200])
+    return m.group(1), m.group(2), m.group(3)
 
 
 def wait_lines(path, n, timeout=TIMEOUT):

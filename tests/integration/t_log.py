@@ -17,7 +17,8 @@ import socket
 import subprocess
 
 from dgtest import Dgramd, check, eq, main, udp_client, unix_client
-from logtest import conf, log, read_lines, tmpdir, udp_sock, unix_sock, wait_lines, wait_out
+from logtest import (conf, log, read_lines, syslog_fields, tmpdir, udp_sock, unix_sock,
+                     wait_lines, wait_out)
 
 HOST = socket.gethostname()
 TS = r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d"
@@ -182,7 +183,7 @@ def test_min_severity_and_facilities_filters():
         eq(st["log.1.filtered"], 2)
         got_w = [l.split(b" ", 2)[2] for l in read_lines(warn)]
         eq(got_w, kept_w)
-        got_f = [l.split(b" ", 4)[4] for l in read_lines(fac)]
+        got_f = [syslog_fields(l)[2] for l in read_lines(fac)]
         eq(got_f, [b"a: auth.crit", b"a: auth.info", b"a: local0.warning", b"a: local0.debug",
                    b"no pri is user.notice", b"a: user.warning"])
         eq(d.stop(), 0)
