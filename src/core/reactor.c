@@ -115,8 +115,11 @@ reactor_free(struct reactor *r)
 		free(w);
 	}
 	free_dead(r);
-	if (r->n_sigs > 0)
-		(void)sigprocmask(SIG_UNBLOCK, &r->sigmask, NULL);
+	/*
+	 * The signals stay blocked: a second SIGTERM that arrives while the
+	 * daemon is stopping must not kill it with its default action (the
+	 * exit status is the contract). The process exits with them pending.
+	 */
 	free(r->sigs);
 	free(r->hooks);
 	safe_close(r->epfd);

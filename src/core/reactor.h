@@ -23,7 +23,10 @@ typedef void (*reactor_signal_fn)(int signo, void *userdata);
 
 /* Creates a reactor; returns 0 or -errno. */
 int	reactor_new(struct reactor **ret);
-/* Frees the reactor and every watcher still registered; accepts NULL. */
+/*
+ * Frees the reactor and every watcher still registered; accepts NULL. The
+ * signals it watched stay blocked until the process exits.
+ */
 struct reactor *reactor_free(struct reactor *r);
 
 /*

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import tempfile
+import time
 
 from dgtest import Dgramd, check, eq, main, run_dgramd, unix_client
 
@@ -94,6 +95,52 @@ def test_sigterm_and_sigint_remove_socket_files():
             check(os.path.exists(t + "/s.sock"))
             eq(d.stop(sig), 0)
             check(not os.path.exists(t + "/s.sock"), "socket file removed")
+
+
+def doubled_stop_conf(t, extra):
+    socks = ['{ name = "in"; type = "unix_dgram"; path = "%s/in.sock"; handlers = ( '
+             '{ type = "log"; file = "%s/in.log"; format = "raw"; } ); }' % (t, t)]
+    # More sockets make the stop (close, unlink) take long enough for the
+    # second signal to arrive while dgramd is still stopping.
+    socks += ['{ name = "e%d"; type = "unix_dgram"; path = "%s/e%d.sock"; '
+              'handlers = ( { type = "echo"; } ); }' % (i, t, i) for i in range(extra)]
+    return "sockets = (\n  %s\n);\n" % ",\n  ".join(socks)
+
+
+def test_doubled_stop_signal_exits_0_and_loses_nothing():
+    """A second stop signal while dgramd is stopping (flushing its log
+    buffer, closing sockets) changes nothing: exit 0, every line that was
+    received written whole, the socket files removed."""
+    for first, second in ((signal.SIGTERM, signal.SIGTERM), (signal.SIGINT, signal.SIGTERM)):
+        for _ in range(5):
+            t = tmpdir()
+            d = Dgramd(doubled_stop_conf(t, 60), tmpdir=t)
+            with d:
+                c = unix_client()
+                c.settimeout(10.0)
+                n = 2000
+                for i in range(n):
+                    c.sendto(b"%06d " % i + b"x" * 500, t + "/in.sock")
+                d.wait_stat("in", "received", n)
+                # A last burst is still being read and logged when the signals come.
+                for i in range(n, n + 500):
+                    c.sendto(b"%06d " % i + b"x" * 500, t + "/in.sock")
+                d.send_signal(first)
+                time.sleep(0.001)
+                d.send_signal(second)
+                try:
+                    rc = d.proc.wait(10)
+                except Exception:
+                    raise AssertionError("dgramd did not stop")
+                eq(rc, 0, "exit status after %s then %s" % (first.name, second.name))
+                with open(t + "/in.log", "rb") as f:
+                    data = f.read()
+                check(data.endswith(b"\n"), "the log ends with a whole line")
+                seqs = [int(l.split(b" ")[2]) for l in data.split(b"\n")[:-1]]
+                check(len(seqs) >= n, "every received line written: %d < %d" % (len(seqs), n))
+                eq(seqs, list(range(len(seqs))), "lines in order, none missing")
+                left = [f for f in os.listdir(t) if f.endswith(".sock")]
+                eq(left, [], "socket files removed")
 
 
 def test_stale_socket_replaced():
