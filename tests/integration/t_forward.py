@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 
-from dgtest import Dgramd, check, eq, main, no_reply, run_dgramd
+from dgtest import Dgramd, check, eq, main, no_local_resolver, no_reply, run_dgramd
 
 RCVBUF = 4 << 20
 
@@ -339,6 +339,8 @@ def test_bad_targets_are_config_errors():
 
 
 def test_check_config_warns_on_unresolvable_name():
+    if no_local_resolver():
+        return "skip"
     tmp = tmpdir()
     conf = os.path.join(tmp, "dns.conf")
     with open(conf, "w") as f:
@@ -349,7 +351,28 @@ def test_check_config_warns_on_unresolvable_name():
     check("localhost:514" not in err, "a name that resolves is not reported: " + err)
 
 
+def test_name_resolved_through_dns():
+    """A target named in DNS (the tests' resolver on loopback answers
+    v4only.dgramd.test with 127.0.0.7) gets the datagrams at that address."""
+    if no_local_resolver():
+        return "skip"
+    r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    r.bind(("127.0.0.7", 0))
+    r.settimeout(5)
+    port = r.getsockname()[1]
+    with Dgramd(fwd_conf(["v4only.dgramd.test:%d" % port])) as d:
+        d.wait_line(r"forward to v4only\.dgramd\.test:%d: 127\.0\.0\.7:%d" % (port, port))
+        c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(5):
+            c.sendto(b"n %d" % i, d.udp("in"))
+        got = [r.recvfrom(100)[0] for _ in range(5)]
+        eq(seqs(got), list(range(5)))
+        eq(d.stop(), 0)
+
+
 def test_unresolved_name_skipped_others_served():
+    if no_local_resolver():
+        return "skip"
     a = Sink()
     with Dgramd(fwd_conf(["no-such-host.invalid:514", a.target()],
                          extra="resolve_interval = 1;")) as d:

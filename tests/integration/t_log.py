@@ -15,6 +15,7 @@ import re
 import shutil
 import socket
 import subprocess
+import time
 
 from dgtest import Dgramd, check, eq, main, udp_client, unix_client
 from logtest import (conf, log, read_lines, syslog_fields, tmpdir, udp_sock, unix_sock,
@@ -186,6 +187,27 @@ def test_min_severity_and_facilities_filters():
         got_f = [syslog_fields(l)[2] for l in read_lines(fac)]
         eq(got_f, [b"a: auth.crit", b"a: auth.info", b"a: local0.warning", b"a: local0.debug",
                    b"no pri is user.notice", b"a: user.warning"])
+        eq(d.stop(), 0)
+
+
+def test_time_stamps_on_this_day():
+    """The syslog line's RFC 3164 time stamp pads a one-digit day with a
+    space ("Dec  5"), the raw line's RFC 3339 one has two digits; both show
+    the day dgramd's clock is on (tests/run.sh also runs this file with the
+    clock on a one-digit and on a two-digit day: DGRAMD_TEST_DAY)."""
+    tmp = tmpdir()
+    sl, raw = tmp + "/s.log", tmp + "/r.log"
+    day = int(os.environ.get("DGRAMD_TEST_DAY") or time.strftime("%d"))
+    with Dgramd(conf(udp_sock(handlers=", ".join([log(sl, "syslog"), log(raw, "raw")]))),
+                tmpdir=tmp) as d:
+        udp_client().sendto(b"<13>t: on this day", d.udp("in"))
+        s_lines, r_lines = wait_lines(sl, 1), wait_lines(raw, 1)
+        eq(len(s_lines), 1)
+        eq(len(r_lines), 1)
+        ts, host, rest = syslog_fields(s_lines[0])
+        eq(ts[4:6], b"%2d" % day, "RFC 3164 day in %r" % s_lines[0])
+        eq((host, rest), (b"127.0.0.1", b"t: on this day"))
+        check(re.match(rb"^\d{4}-\d\d-%02d" % day, r_lines[0]), r_lines[0])
         eq(d.stop(), 0)
 
 
