@@ -26,7 +26,7 @@
 #include "resolve.h"
 #include "sock.h"
 #include "sock_out.h"
-#include "strbuf.h"
+#include "stats.h"
 #include "txq.h"
 #include "util.h"
 
@@ -740,21 +740,31 @@ fwd_start(struct handler *h, struct handler *old)
 	return 0;
 }
 
+static const struct stat_desc fwd_descs[] = {
+	{ "dgramd_forward_sent_total", "Datagrams sent to the target.", STAT_COUNTER,
+	  "fwd.sent", STAT_ROLE_NONE },
+	{ "dgramd_forward_errors_total", "Sends to the target that failed.", STAT_COUNTER,
+	  "fwd.errors", STAT_ROLE_NONE },
+	{ "dgramd_forward_queued", "Datagrams waiting for the target's socket.", STAT_GAUGE,
+	  "fwd.queued", STAT_ROLE_NONE },
+	{ "dgramd_forward_dropped_total", "Datagrams for the target dropped (queue full, "
+	  "name not resolved).", STAT_COUNTER, "fwd.dropped", STAT_ROLE_NONE },
+};
+
 static void
-fwd_stats(const struct handler *h, struct strbuf *sb)
+fwd_stats(const struct handler *h, struct stats_visitor *v)
 {
 	const struct fwd *f = h->state;
-	size_t i;
+	size_t i, k;
 
 	if (f == NULL)
 		return;
 	for (i = 0; i < f->n; i++) {
 		const struct target *t = &f->t[i];
+		const uint64_t values[] = { t->sent, t->errors, txq_queued(t->txq), t->dropped };
 
-		strbuf_printf(sb, " fwd.%s.sent=%llu fwd.%s.errors=%llu fwd.%s.queued=%u"
-		    " fwd.%s.dropped=%llu", t->key, (unsigned long long)t->sent, t->key,
-		    (unsigned long long)t->errors, t->key, txq_queued(t->txq), t->key,
-		    (unsigned long long)t->dropped);
+		for (k = 0; k < ARRAY_SIZE(fwd_descs); k++)
+			stats_put_instance(v, &fwd_descs[k], "target", t->key, values[k]);
 	}
 }
 

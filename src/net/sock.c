@@ -23,7 +23,7 @@
 #include "log.h"
 #include "reactor.h"
 #include "sock.h"
-#include "strbuf.h"
+#include "stats.h"
 #include "txq.h"
 #include "util.h"
 
@@ -886,19 +886,43 @@ sock_reply(struct dg_socket *s, const struct dgram *d)
 	return 0;
 }
 
+#define SOCK_COUNTER(field, what, role) \
+	{ "dgramd_socket_" #field "_total", what, STAT_COUNTER, #field, role }
+
+/* The socket's counters, in the order of the stats line. */
+static const struct stat_desc sock_descs[] = {
+	SOCK_COUNTER(received, "Datagrams read, truncated ones included.", STAT_ROLE_RECEIVED),
+	SOCK_COUNTER(bytes, "Bytes of the datagrams read.", STAT_ROLE_NONE),
+	SOCK_COUNTER(truncated, "Datagrams larger than max_size, dropped.", STAT_ROLE_LOST),
+	SOCK_COUNTER(denied, "Datagrams from senders not allowed, dropped.", STAT_ROLE_LOST),
+	SOCK_COUNTER(limited, "Datagrams over the rate limit, dropped.", STAT_ROLE_LOST),
+	SOCK_COUNTER(kernel_drops, "Datagrams the kernel dropped on a full receive buffer.",
+	    STAT_ROLE_LOST),
+	SOCK_COUNTER(sent, "Datagrams the socket's handlers sent (replies, forwarded copies).",
+	    STAT_ROLE_NONE),
+	SOCK_COUNTER(send_errors, "Sends that failed.", STAT_ROLE_LOST),
+	SOCK_COUNTER(dropped, "Datagrams to send dropped on a full queue.", STAT_ROLE_LOST),
+};
+
+static const struct stat_desc sock_queued_desc = {
+	"dgramd_socket_queued", "Replies waiting for the socket to be writable.", STAT_GAUGE,
+	"queued", STAT_ROLE_NONE,
+};
+
 void
-sock_stats(const struct dg_socket *s, struct strbuf *sb)
+sock_stats(const struct dg_socket *s, struct stats_visitor *v)
 {
 	const struct dg_stats *st = &s->stats;
+	const uint64_t values[] = {
+		st->received, st->bytes, st->truncated, st->denied, st->limited,
+		kernel_drops(s, st->kernel_drops), st->sent, st->send_errors, st->dropped,
+	};
+	size_t i;
 
-	strbuf_printf(sb, " received=%llu bytes=%llu truncated=%llu denied=%llu limited=%llu"
-	    " kernel_drops=%llu sent=%llu send_errors=%llu dropped=%llu",
-	    (unsigned long long)st->received, (unsigned long long)st->bytes,
-	    (unsigned long long)st->truncated, (unsigned long long)st->denied,
-	    (unsigned long long)st->limited,
-	    (unsigned long long)kernel_drops(s, st->kernel_drops),
-	    (unsigned long long)st->sent, (unsigned long long)st->send_errors,
-	    (unsigned long long)st->dropped);
+	_Static_assert(ARRAY_SIZE(values) == ARRAY_SIZE(sock_descs), "one value per counter");
+	for (i = 0; i < ARRAY_SIZE(sock_descs); i++)
+		stats_put(v, &sock_descs[i], values[i]);
+	/* Shown once replies ever had to wait. */
 	if (s->txq != NULL && txq_has_backlog(s->txq))
-		strbuf_printf(sb, " queued=%u", sock_queued(s));
+		stats_put(v, &sock_queued_desc, sock_queued(s));
 }

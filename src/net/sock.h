@@ -17,7 +17,7 @@
 struct reactor;
 struct reactor_watch;
 struct dgram;
-struct strbuf;
+struct stats_visitor;
 struct txq;
 
 /* Per-socket counters; names as in the stats line. */
@@ -123,7 +123,7 @@ int	sock_reply(struct dg_socket *s, const struct dgram *d);
 /* The replies waiting in s's queue. */
 unsigned	sock_queued(const struct dg_socket *s);
 
-/* Appends the socket's counters (" received=N ...") to sb. */
-void	sock_stats(const struct dg_socket *s, struct strbuf *sb);
+/* Puts the socket's counters (received, bytes, ... queued) into v. */
+void	sock_stats(const struct dg_socket *s, struct stats_visitor *v);
 
 #endif
