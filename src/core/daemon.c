@@ -27,6 +27,7 @@
 #include "reactor.h"
 #include "route.h"
 #include "sock.h"
+#include "stats.h"
 #include "strbuf.h"
 #include "util.h"
 
@@ -209,16 +210,39 @@ reopen_all(struct daemon *d)
 		route_reopen(d->slots[i].route);
 }
 
+/* Visits the counters of slot i: the socket's, then its route's (label "socket"). */
+static void
+visit_slot(const struct daemon *d, size_t i, struct stats_visitor *v)
+{
+	stats_push_label(v, "socket", d->slots[i].sock->name);
+	sock_stats(d->slots[i].sock, v);
+	route_stats(d->slots[i].route, v);
+	stats_pop_label(v);
+}
+
+void
+daemon_stats_visit(const struct daemon *d, stats_sample_fn fn, void *userdata)
+{
+	struct stats_visitor v;
+	size_t i;
+
+	stats_visitor_init(&v, fn, userdata);
+	for (i = 0; i < d->n_slots; i++)
+		visit_slot(d, i, &v);
+}
+
+/* SIGUSR2: one line per socket, "stats NAME key=value ...". */
 static void
 print_stats(struct daemon *d)
 {
 	struct strbuf sb = { 0 };
+	struct stats_visitor v;
 	size_t i;
 
+	stats_visitor_init(&v, stats_line_sample, &sb);
 	for (i = 0; i < d->n_slots; i++) {
 		strbuf_reset(&sb);
-		sock_stats(d->slots[i].sock, &sb);
-		route_stats(d->slots[i].route, &sb);
+		visit_slot(d, i, &v);
 		log_always("stats %s%s", d->slots[i].sock->name, strbuf_str(&sb));
 	}
 	strbuf_free(&sb);
@@ -228,18 +252,12 @@ print_stats(struct daemon *d)
 static void
 status_text(const struct daemon *d, char *buf, size_t size)
 {
-	unsigned long long rx = 0, drop = 0;
-	size_t i;
+	struct stats_summary sum = { 0 };
 
-	for (i = 0; i < d->n_slots; i++) {
-		const struct dg_stats *st = &d->slots[i].sock->stats;
-
-		rx += st->received;
-		drop += st->truncated + st->denied + st->limited + st->kernel_drops +
-		    st->send_errors + st->dropped;
-	}
+	daemon_stats_visit(d, stats_summary_sample, &sum);
 	snprintf(buf, size, "%s%s%zu sockets, %llu datagrams received, %llu dropped or failed",
-	    d->reload_error, d->reload_error[0] ? "; " : "", d->n_slots, rx, drop);
+	    d->reload_error, d->reload_error[0] ? "; " : "", d->n_slots,
+	    (unsigned long long)sum.received, (unsigned long long)sum.lost);
 }
 
 static void

@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 
+#include "stats.h"
+
 /* Exit codes (sysexits.h). */
 #define EXIT_USAGE	64
 #define EXIT_OSERR	71
@@ -26,6 +28,12 @@ int	daemon_start(const char *file, struct daemon **ret);
 int	daemon_run(struct daemon *d);
 /* Flushes, closes, removes the unix files dgramd created; NULL-safe. */
 struct daemon	*daemon_free(struct daemon *d);
+/*
+ * Visits every counter: each socket's (label "socket"), its rate limit
+ * table's and its handlers' (label "handler", and "target" or "index"
+ * for an instance). The SIGUSR2 lines and STATUS= are views of this.
+ */
+void	daemon_stats_visit(const struct daemon *d, stats_sample_fn fn, void *userdata);
 /* Reloads the config now (what SIGHUP does); 0 or -errno (nothing changed). */
 int	daemon_reload(struct daemon *d);
 

@@ -11,7 +11,7 @@
 
 #include "handler.h"
 #include "sock.h"
-#include "strbuf.h"
+#include "stats.h"
 #include "util.h"
 
 #define PORT_WORDS	(65536 / 64)
@@ -111,13 +111,22 @@ echo_handle(struct handler *h, const struct dgram *d)
 	return sock_reply(d->sock, d);
 }
 
+static const struct stat_desc no_peer_desc = {
+	"dgramd_echo_no_peer_total", "Datagrams from unbound unix senders: nowhere to answer.",
+	STAT_COUNTER, "echo.no_peer", STAT_ROLE_NONE,
+};
+static const struct stat_desc ignored_desc = {
+	"dgramd_echo_ignored_total", "Datagrams from an ignored source port, not answered.",
+	STAT_COUNTER, "echo.ignored", STAT_ROLE_NONE,
+};
+
 static void
-echo_stats(const struct handler *h, struct strbuf *sb)
+echo_stats(const struct handler *h, struct stats_visitor *v)
 {
 	const struct echo_state *st = h->state;
 
-	strbuf_printf(sb, " echo.no_peer=%llu echo.ignored=%llu",
-	    (unsigned long long)st->no_peer, (unsigned long long)st->ignored);
+	stats_put(v, &no_peer_desc, st->no_peer);
+	stats_put(v, &ignored_desc, st->ignored);
 }
 
 static void

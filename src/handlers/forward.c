@@ -3,12 +3,12 @@
  * the targets in "to" (UDP or unix), to all of them, in rotation, or by
  * sender.
  *
- * Each target has its own outbound socket (sock_out.c), so a dead or slow
- * target can only fill its own queue: handle() appends an iovec pointing
- * at the lent bytes to the target's pending batch, and end_batch() sends
- * each batch with one sendmmsg. What would block is copied into the
- * target's bounded queue, sent when its socket is writable; past the bound
- * it is dropped and counted. Host names resolve in the background
+ * Each target has its own outbound socket (sock_out.c) and send path
+ * (txq.c), so a dead or slow target can only fill its own queue: handle()
+ * adds the lent bytes to the target's batch, and end_batch() sends each
+ * batch with one sendmmsg (UDP GSO runs). What would block is copied into
+ * the target's bounded queue, sent when its socket is writable; past the
+ * bound it is dropped and counted. Host names resolve in the background
  * (resolve.c); until a name resolves its target is skipped.
  */
 #include <arpa/inet.h>
@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -27,7 +26,8 @@
 #include "resolve.h"
 #include "sock.h"
 #include "sock_out.h"
-#include "strbuf.h"
+#include "stats.h"
+#include "txq.h"
 #include "util.h"
 
 #define FWD_DEFAULT_QUEUE	1024
@@ -40,16 +40,6 @@
 #define FWD_PENDING		64
 /* Retry period for a name that does not resolve. */
 #define FWD_RETRY_MS		5000
-/*
- * UDP GSO (UDP_SEGMENT): a run of equal-size datagrams for one UDP target
- * goes out as one message the kernel splits; at most this many segments
- * (the kernel's UDP_MAX_SEGMENTS is 64 or more) and bytes per message.
- */
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT		103
-#endif
-#define FWD_GSO_SEGS		64
-#define FWD_GSO_BYTES		65507
 
 enum fwd_mode {
 	FWD_ALL,
@@ -88,26 +78,6 @@ struct fwd_conf {
 	uint32_t		 queue;
 };
 
-struct qent {
-	uint64_t	pos;	/* in bytes since the queue began; buf offset is pos % size */
-	uint32_t	len;
-};
-
-/*
- * Datagrams waiting for a writable socket: a byte ring of whole records
- * (one that would cross the end starts again at 0) and a ring of their
- * positions. Allocated once, the first time a target blocks.
- */
-struct fwd_queue {
-	uint8_t		*buf;
-	size_t		 size;
-	struct qent	*ent;
-	uint32_t	 cap;
-	uint32_t	 head;
-	uint32_t	 n;
-	uint64_t	 wr;
-};
-
 struct fwd;
 
 /* One target's state. Owned by struct fwd. */
@@ -121,19 +91,7 @@ struct target {
 	bool			 warned;	/* the current resolve failure was logged */
 	struct sock_out		*out;
 	struct resolve		*rs;
-	struct mmsghdr		 msgs[FWD_PENDING];
-	struct iovec		 iov[FWD_PENDING];
-	unsigned		 n_pend;
-	/* GSO messages built from msgs: first datagram and count of each. */
-	bool			 no_gso;	/* the kernel or the path refused it */
-	struct mmsghdr		 gmsgs[FWD_PENDING];
-	uint8_t			 gfirst[FWD_PENDING];
-	uint8_t			 gcount[FWD_PENDING];
-	union {
-		struct cmsghdr	 align;
-		uint8_t		 b[CMSG_SPACE(sizeof(uint16_t))];
-	}			 gctrl[FWD_PENDING];
-	struct fwd_queue	 q;
+	struct txq		*txq;
 	uint64_t		 sent;
 	uint64_t		 errors;
 	uint64_t		 dropped;
@@ -424,291 +382,83 @@ count_dropped(struct target *t, unsigned n)
 	sock_counters(t)->dropped += n;
 }
 
+/* --- sending (the txq's callbacks) -------------------------------------- */
+
+static void
+on_sent(void *userdata, unsigned n)
+{
+	count_sent(userdata, n);
+}
+
 /* A send to t failed with r: count it, log at a limited rate. */
 static void
-send_failed(struct target *t, int r, unsigned n)
+on_failed(void *userdata, int r, unsigned n)
 {
+	struct target *t = userdata;
+
 	t->errors += n;
 	sock_counters(t)->send_errors += n;
+	/* A unix receiver that went away may come back at the same path. */
+	if (t->tc->kind == TK_UNIX && (r == -ECONNREFUSED || r == -ENOTCONN))
+		sock_out_disconnect(t->out);
 	if (!log_ratelimit_ok(&t->rl))
 		return;
 	log_warning_errno(r, "%s: forward to %s: %m, ignoring%s", t->f->h->sock->name,
 	    t->tc->spec, t->rl.suppressed ? " (more suppressed)" : "");
 }
 
-/* --- the queue ----------------------------------------------------------- */
-
-static int
-queue_alloc(struct target *t)
-{
-	struct fwd_queue *q = &t->q;
-	size_t size;
-
-	q->cap = t->f->conf->queue;
-	size = (size_t)q->cap * MAX(t->f->h->sock_conf->max_size, 1u);
-	q->size = MIN(size, FWD_QUEUE_BYTES_MAX);
-	q->buf = malloc(q->size);
-	q->ent = calloc(q->cap, sizeof(*q->ent));
-	if (q->buf == NULL || q->ent == NULL) {
-		q->buf = mfree(q->buf);
-		q->ent = mfree(q->ent);
-		q->cap = 0;
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* Copies a datagram into the queue; false when it does not fit. */
-static bool
-queue_push(struct fwd_queue *q, const void *data, size_t len)
-{
-	uint64_t p = q->wr, rd;
-
-	if (q->n == q->cap || len > q->size)
-		return false;
-	if (p % q->size + len > q->size)
-		p += q->size - p % q->size;	/* records never wrap */
-	rd = q->n > 0 ? q->ent[q->head].pos : p;
-	if (p + len - rd > q->size)
-		return false;
-	if (len > 0)
-		memcpy(q->buf + p % q->size, data, len);
-	q->ent[(q->head + q->n) % q->cap] = (struct qent){ p, (uint32_t)len };
-	q->n++;
-	q->wr = p + len;
-	return true;
-}
-
 static void
-queue_pop(struct fwd_queue *q, unsigned n)
+on_dropped(void *userdata, unsigned n)
 {
-	q->head = (q->head + n) % q->cap;
-	q->n -= n;
+	struct target *t = userdata;
+
+	count_dropped(t, n);
+	if (log_ratelimit_ok(&t->rl))
+		log_warning("%s: forward to %s: queue full (%u waiting), dropping%s",
+		    t->f->h->sock->name, t->tc->spec, txq_queued(t->txq),
+		    t->rl.suppressed ? " (more suppressed)" : "");
 }
-
-static void
-enqueue(struct target *t, const void *data, size_t len)
-{
-	int r;
-
-	if (t->f->conf->queue > 0 && t->q.buf == NULL && queue_alloc(t) < 0) {
-		count_dropped(t, 1);
-		return;
-	}
-	if (t->f->conf->queue == 0 || !queue_push(&t->q, data, len)) {
-		count_dropped(t, 1);
-		if (log_ratelimit_ok(&t->rl))
-			log_warning("%s: forward to %s: queue full (%u waiting), dropping%s",
-			    t->f->h->sock->name, t->tc->spec, t->q.n,
-			    t->rl.suppressed ? " (more suppressed)" : "");
-		return;
-	}
-	if (t->q.n == 1) {
-		r = sock_out_want_write(t->out, true);
-		if (r < 0)
-			log_warning_errno(r, "%s: forward to %s: cannot wait for the socket: %m",
-			    t->f->h->sock->name, t->tc->spec);
-	}
-}
-
-/* --- sending ------------------------------------------------------------- */
 
 /* Unix targets are connected, so writability follows the receiver's queue. */
 static int
-ensure_connected(struct target *t)
+on_prepare(void *userdata)
 {
+	struct target *t = userdata;
+
 	if (t->tc->kind != TK_UNIX || sock_out_connected(t->out))
 		return 0;
 	return sock_out_connect(t->out, &t->addr.sa, t->addr_len);
 }
 
 static void
-set_msg(struct target *t, unsigned i, const void *data, size_t len)
+on_want_write(void *userdata, bool on)
 {
-	struct msghdr *mh = &t->msgs[i].msg_hdr;
-
-	t->iov[i].iov_base = (void *)(uintptr_t)data;
-	t->iov[i].iov_len = len;
-	memset(mh, 0, sizeof(*mh));
-	mh->msg_iov = &t->iov[i];
-	mh->msg_iovlen = 1;
-	if (t->tc->kind != TK_UNIX) {
-		mh->msg_name = &t->addr;
-		mh->msg_namelen = t->addr_len;
-	}
-}
-
-/*
- * Sends msgs[first..first + n) of t; returns how many were dealt with
- * (sent or failed) before the socket would block. A failing message is counted
- * and skipped, the rest still go out.
- */
-static unsigned
-send_msgs(struct target *t, unsigned first, unsigned n)
-{
-	unsigned i = first;
+	struct target *t = userdata;
 	int r;
 
-	n += first;
-
-	while (i < n) {
-		r = ensure_connected(t);
-		if (r < 0) {
-			send_failed(t, r, n - i);
-			return n - first;
-		}
-		r = sock_out_send(t->out, t->msgs + i, n - i);
-		if (r > 0) {
-			count_sent(t, (unsigned)r);
-			i += (unsigned)r;
-			continue;
-		}
-		if (r == -EAGAIN)
-			break;
-		if (r == 0)
-			r = -EIO;
-		send_failed(t, r, 1);
-		i++;
-		/* A unix receiver that went away may come back at the same path. */
-		if (t->tc->kind == TK_UNIX && (r == -ECONNREFUSED || r == -ENOTCONN))
-			sock_out_disconnect(t->out);
-	}
-	return i - first;
-}
-
-/*
- * Groups msgs[0..n) of a UDP target into GSO messages: each run of
- * equal-size datagrams (the last one of a run may be shorter) becomes one
- * message with a UDP_SEGMENT size; a datagram alone stays as it is.
- * Returns the number of messages, or 0 when no run has two datagrams.
- */
-static unsigned
-build_gso(struct target *t, unsigned n)
-{
-	unsigned i = 0, j, k = 0;
-	size_t size, total;
-	bool any = false;
-
-	while (i < n) {
-		size = t->iov[i].iov_len;
-		total = size;
-		j = i + 1;
-		if (size > 0) {
-			while (j < n && j - i < FWD_GSO_SEGS && t->iov[j].iov_len == size &&
-			    total + size <= FWD_GSO_BYTES) {
-				total += size;
-				j++;
-			}
-			if (j < n && j - i < FWD_GSO_SEGS && t->iov[j].iov_len > 0 &&
-			    t->iov[j].iov_len < size && total + t->iov[j].iov_len <= FWD_GSO_BYTES)
-				j++;
-		}
-		t->gfirst[k] = (uint8_t)i;
-		t->gcount[k] = (uint8_t)(j - i);
-		t->gmsgs[k].msg_hdr = t->msgs[i].msg_hdr;
-		if (j - i > 1) {
-			struct msghdr *mh = &t->gmsgs[k].msg_hdr;
-			struct cmsghdr *cm = (struct cmsghdr *)(void *)t->gctrl[k].b;
-			uint16_t seg = (uint16_t)size;
-
-			mh->msg_iovlen = j - i;
-			mh->msg_control = t->gctrl[k].b;
-			mh->msg_controllen = sizeof(t->gctrl[k].b);
-			cm->cmsg_level = SOL_UDP;
-			cm->cmsg_type = UDP_SEGMENT;
-			cm->cmsg_len = CMSG_LEN(sizeof(seg));
-			memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
-			any = true;
-		}
-		k++;
-		i = j;
-	}
-	return any ? k : 0;
-}
-
-/*
- * Sends msgs[0..n) of a UDP target as GSO messages; returns how many
- * datagrams were dealt with (sent or failed) before the socket would
- * block, like send_msgs. A message the kernel refuses (no GSO on the
- * route, a datagram beyond the path MTU) goes out again without GSO;
- * when GSO itself is unsupported it stays off for this target.
- */
-static unsigned
-send_gso(struct target *t, unsigned n)
-{
-	unsigned m, k = 0, i, done;
-	int r;
-
-	m = build_gso(t, n);
-	if (m == 0)
-		return send_msgs(t, 0, n);
-	while (k < m) {
-		r = sock_out_send(t->out, t->gmsgs + k, m - k);
-		if (r > 0) {
-			for (i = 0; i < (unsigned)r; i++)
-				count_sent(t, t->gcount[k + i]);
-			k += (unsigned)r;
-			continue;
-		}
-		if (r == -EAGAIN)
-			return t->gfirst[k];
-		if (t->gcount[k] == 1) {
-			send_failed(t, r == 0 ? -EIO : r, 1);
-			k++;
-			continue;
-		}
-		if (r == -EIO || r == -EINVAL || r == -EMSGSIZE || r == -ENOPROTOOPT ||
-		    r == -EOPNOTSUPP)
-			t->no_gso = true;
-		done = send_msgs(t, t->gfirst[k], t->gcount[k]);
-		if (done < t->gcount[k])
-			return t->gfirst[k] + done;
-		k++;
-	}
-	return n;
-}
-
-/* Sends t's pending batch; what would block goes to its queue. */
-static void
-send_pending(struct target *t)
-{
-	unsigned done, i;
-
-	if (t->n_pend == 0)
+	if (t->out == NULL)
 		return;
-	if (t->tc->kind != TK_UNIX && !t->no_gso && t->n_pend > 1)
-		done = send_gso(t, t->n_pend);
-	else
-		done = send_msgs(t, 0, t->n_pend);
-	for (i = done; i < t->n_pend; i++)
-		enqueue(t, t->iov[i].iov_base, t->iov[i].iov_len);
-	t->n_pend = 0;
+	r = sock_out_want_write(t->out, on);
+	if (r < 0)
+		log_warning_errno(r, "%s: forward to %s: cannot wait for the socket: %m",
+		    t->f->h->sock->name, t->tc->spec);
 }
+
+static const struct txq_ops fwd_txq_ops = {
+	.prepare = on_prepare,
+	.want_write = on_want_write,
+	.sent = on_sent,
+	.failed = on_failed,
+	.dropped = on_dropped,
+};
 
 /* The socket of t is writable: send its queue, oldest first. */
 static void
 drain(void *userdata)
 {
 	struct target *t = userdata;
-	struct fwd_queue *q = &t->q;
-	unsigned k, i, done;
-	int r;
 
-	while (q->n > 0) {
-		k = MIN(q->n, FWD_PENDING);
-		for (i = 0; i < k; i++) {
-			const struct qent *e = &q->ent[(q->head + i) % q->cap];
-
-			set_msg(t, i, q->buf + e->pos % q->size, e->len);
-		}
-		done = send_msgs(t, 0, k);
-		queue_pop(q, done);
-		if (done < k)
-			return;	/* would block: wait for the next writable event */
-	}
-	r = sock_out_want_write(t->out, false);
-	if (r < 0)
-		log_debug_errno(r, "forward to %s: %m", t->tc->spec);
+	txq_drain(t->txq);
 }
 
 static void
@@ -718,18 +468,7 @@ push(struct target *t, const struct dgram *d)
 		count_dropped(t, 1);
 		return;
 	}
-	/* Behind a backlog, keep the order: queue. */
-	if (t->q.n > 0) {
-		enqueue(t, d->data, d->len);
-		return;
-	}
-	if (t->n_pend == FWD_PENDING)
-		send_pending(t);
-	if (t->q.n > 0) {
-		enqueue(t, d->data, d->len);
-		return;
-	}
-	set_msg(t, t->n_pend++, d->data, d->len);
+	txq_add(t->txq, d->data, d->len, NULL, 0, NULL, 0);
 }
 
 /* The resolved target at or after i (in rotation), or NULL. */
@@ -800,7 +539,7 @@ fwd_end_batch(struct handler *h)
 	size_t i;
 
 	for (i = 0; i < f->n; i++)
-		send_pending(&f->t[i]);
+		txq_flush(f->t[i].txq);
 }
 
 /* --- resolution ---------------------------------------------------------- */
@@ -851,7 +590,8 @@ on_resolved(void *userdata, int err, const union sockaddr_any *a, socklen_t len)
 			t->resolved = false;
 			return;
 		}
-		if (t->q.n > 0)
+		txq_set_fd(t->txq, sock_out_fd(t->out));
+		if (txq_queued(t->txq) > 0)
 			(void)sock_out_want_write(t->out, true);
 	}
 	if (!t->resolved || !addr_equal(&t->addr.sa, t->addr_len, &a->sa, len))
@@ -859,6 +599,7 @@ on_resolved(void *userdata, int err, const union sockaddr_any *a, socklen_t len)
 		    addr_format(&a->sa, len, buf, sizeof(buf)));
 	t->addr = *a;
 	t->addr_len = len;
+	txq_set_peer(t->txq, &a->sa, len);
 	t->resolved = true;
 }
 
@@ -874,10 +615,27 @@ start_resolve(struct target *t)
 
 /* --- life cycle ---------------------------------------------------------- */
 
+/* t's send path: bounded by the queue key and by FWD_QUEUE_BYTES_MAX. */
+static int
+target_txq(struct target *t)
+{
+	const struct fwd_conf *c = t->f->conf;
+	size_t per = TXQ_ENTRY_BYTES(MAX(t->f->h->sock_conf->max_size, 1u), 0);
+	struct txq_conf qc = {
+		.batch = FWD_PENDING,
+		.backlog_bytes = MIN((size_t)c->queue * per, FWD_QUEUE_BYTES_MAX),
+		.backlog_max = c->queue,
+		.gso = t->tc->kind != TK_UNIX,
+	};
+
+	return txq_new(-1, &qc, &fwd_txq_ops, t, &t->txq);
+}
+
 static int
 target_init(struct fwd *f, struct target *t, const struct target_conf *tc)
 {
 	char *p;
+	int r;
 
 	t->f = f;
 	t->tc = tc;
@@ -888,13 +646,22 @@ target_init(struct fwd *f, struct target *t, const struct target_conf *tc)
 	for (p = t->key; *p != '\0'; p++)
 		if (*p == ' ' || *p == '=' || *p == '\t' || *p == '\n')
 			*p = '_';
+	r = target_txq(t);
+	if (r < 0)
+		return r;
 	if (tc->kind == TK_HOST)
 		return start_resolve(t);
 	t->addr = tc->addr;
 	t->addr_len = tc->addr_len;
 	t->resolved = true;
-	return sock_out_new(f->h->reactor, tc->kind == TK_UNIX ? AF_UNIX : tc->addr.sa.sa_family,
+	/* Unix targets are connected: their datagrams carry no name. */
+	if (tc->kind != TK_UNIX)
+		txq_set_peer(t->txq, &t->addr.sa, t->addr_len);
+	r = sock_out_new(f->h->reactor, tc->kind == TK_UNIX ? AF_UNIX : tc->addr.sa.sa_family,
 	    f->h->sock_conf, drain, t, &t->out);
+	if (r == 0)
+		txq_set_fd(t->txq, sock_out_fd(t->out));
+	return r;
 }
 
 static bool
@@ -973,21 +740,31 @@ fwd_start(struct handler *h, struct handler *old)
 	return 0;
 }
 
+static const struct stat_desc fwd_descs[] = {
+	{ "dgramd_forward_sent_total", "Datagrams sent to the target.", STAT_COUNTER,
+	  "fwd.sent", STAT_ROLE_NONE },
+	{ "dgramd_forward_errors_total", "Sends to the target that failed.", STAT_COUNTER,
+	  "fwd.errors", STAT_ROLE_NONE },
+	{ "dgramd_forward_queued", "Datagrams waiting for the target's socket.", STAT_GAUGE,
+	  "fwd.queued", STAT_ROLE_NONE },
+	{ "dgramd_forward_dropped_total", "Datagrams for the target dropped (queue full, "
+	  "name not resolved).", STAT_COUNTER, "fwd.dropped", STAT_ROLE_NONE },
+};
+
 static void
-fwd_stats(const struct handler *h, struct strbuf *sb)
+fwd_stats(const struct handler *h, struct stats_visitor *v)
 {
 	const struct fwd *f = h->state;
-	size_t i;
+	size_t i, k;
 
 	if (f == NULL)
 		return;
 	for (i = 0; i < f->n; i++) {
 		const struct target *t = &f->t[i];
+		const uint64_t values[] = { t->sent, t->errors, txq_queued(t->txq), t->dropped };
 
-		strbuf_printf(sb, " fwd.%s.sent=%llu fwd.%s.errors=%llu fwd.%s.queued=%u"
-		    " fwd.%s.dropped=%llu", t->key, (unsigned long long)t->sent, t->key,
-		    (unsigned long long)t->errors, t->key, t->q.n, t->key,
-		    (unsigned long long)t->dropped);
+		for (k = 0; k < ARRAY_SIZE(fwd_descs); k++)
+			stats_put_instance(v, &fwd_descs[k], "target", t->key, values[k]);
 	}
 }
 
@@ -1003,14 +780,14 @@ fwd_stop(struct handler *h)
 		struct target *t = &f->t[i];
 
 		/* Send what can go without waiting; the rest is lost, counted. */
-		if (t->out != NULL && t->q.n > 0)
-			drain(t);
-		if (t->q.n > 0)
-			count_dropped(t, t->q.n);
+		if (t->txq != NULL) {
+			if (t->out != NULL)
+				txq_drain(t->txq);
+			count_dropped(t, txq_discard(t->txq));
+		}
 		t->rs = resolve_free(t->rs);
 		t->out = sock_out_free(t->out);
-		free(t->q.buf);
-		free(t->q.ent);
+		t->txq = txq_free(t->txq);
 		free(t->key);
 	}
 	free(f->t);

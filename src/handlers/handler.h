@@ -18,7 +18,7 @@
 
 struct dg_socket;
 struct reactor;
-struct strbuf;
+struct stats_visitor;
 
 /*
  * One received datagram, lent to handle(). Its bytes stay valid until the
@@ -76,8 +76,8 @@ struct handler_ops {
 	void	(*flush)(struct handler *h);
 	/* Optional: reopen files (SIGUSR1, SIGHUP). */
 	void	(*reopen)(struct handler *h);
-	/* Optional: appends " key=value" pairs to a stats line. */
-	void	(*stats)(const struct handler *h, struct strbuf *sb);
+	/* Optional: puts the handler's counters into v (stats.h: stats_put...). */
+	void	(*stats)(const struct handler *h, struct stats_visitor *v);
 	/* Optional: frees state; tolerates a partial start. */
 	void	(*stop)(struct handler *h);
 };

@@ -29,7 +29,7 @@
 
 #include "handler.h"
 #include "log.h"
-#include "strbuf.h"
+#include "stats.h"
 #include "syslog_fmt.h"
 #include "util.h"
 
@@ -471,31 +471,42 @@ log_reopen(struct handler *h)
 		st->check_sec = 0;
 }
 
+static const struct stat_desc log_descs[] = {
+	{ "dgramd_log_written_total", "Lines written.", STAT_COUNTER, "log.written",
+	  STAT_ROLE_NONE },
+	{ "dgramd_log_write_errors_total", "Writes that failed.", STAT_COUNTER,
+	  "log.write_errors", STAT_ROLE_NONE },
+	{ "dgramd_log_dropped_total", "Lines dropped while the output buffer was full.",
+	  STAT_COUNTER, "log.dropped", STAT_ROLE_NONE },
+	{ "dgramd_log_filtered_total", "Lines the handler's filters rejected.",
+	  STAT_COUNTER, "log.filtered", STAT_ROLE_NONE },
+};
+
 static void
-log_stats(const struct handler *h, struct strbuf *sb)
+log_stats(const struct handler *h, struct stats_visitor *v)
 {
 	const struct log_state *st = h->state;
 	const struct sock_conf *sc = h->sock_conf;
+	uint64_t values[ARRAY_SIZE(log_descs)];
+	char index[16];
 	size_t i, n = 0;
 
 	if (st == NULL)
 		return;
+	values[0] = st->written;
+	values[1] = st->write_errors;
+	values[2] = st->dropped;
+	values[3] = st->filtered;
 	for (i = 0; i < sc->n_handlers; i++)
 		if (sc->handlers[i].ops == h->ops)
 			n++;
 	/* One log handler: "log.written="; several: "log.INDEX.written=". */
-	if (n > 1)
-		strbuf_printf(sb, " log.%u.written=%llu log.%u.write_errors=%llu "
-		    "log.%u.dropped=%llu log.%u.filtered=%llu", h->index,
-		    (unsigned long long)st->written, h->index,
-		    (unsigned long long)st->write_errors, h->index,
-		    (unsigned long long)st->dropped, h->index,
-		    (unsigned long long)st->filtered);
-	else
-		strbuf_printf(sb, " log.written=%llu log.write_errors=%llu log.dropped=%llu "
-		    "log.filtered=%llu", (unsigned long long)st->written,
-		    (unsigned long long)st->write_errors, (unsigned long long)st->dropped,
-		    (unsigned long long)st->filtered);
+	snprintf(index, sizeof(index), "%u", h->index);
+	for (i = 0; i < ARRAY_SIZE(log_descs); i++)
+		if (n > 1)
+			stats_put_instance(v, &log_descs[i], "index", index, values[i]);
+		else
+			stats_put(v, &log_descs[i], values[i]);
 }
 
 /* --- per datagram ---------------------------------------------------------- */

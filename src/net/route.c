@@ -16,7 +16,7 @@
 #include "reactor.h"
 #include "route.h"
 #include "sock.h"
-#include "strbuf.h"
+#include "stats.h"
 #include "util.h"
 
 #define NSEC			1000000000ull
@@ -310,16 +310,32 @@ route_reopen(struct route *rt)
 			rt->handlers[i]->ops->reopen(rt->handlers[i]);
 }
 
+static const struct stat_desc rl_senders_desc = {
+	"dgramd_rate_limit_senders", "Senders in the per-sender rate limit table.", STAT_GAUGE,
+	"rate_limit.senders", STAT_ROLE_NONE,
+};
+static const struct stat_desc rl_capacity_desc = {
+	"dgramd_rate_limit_capacity", "Senders the per-sender rate limit table can hold.",
+	STAT_GAUGE, "rate_limit.capacity", STAT_ROLE_NONE,
+};
+
 void
-route_stats(const struct route *rt, struct strbuf *sb)
+route_stats(const struct route *rt, struct stats_visitor *v)
 {
 	size_t i;
 
 	/* The per-sender table: how full it is, never beyond its capacity. */
-	if (rt->rl != NULL && rt->conf->rate_limit.per_source)
-		strbuf_printf(sb, " rate_limit.senders=%u rate_limit.capacity=%u",
-		    ratelimit_used(rt->rl), ratelimit_capacity(rt->rl));
-	for (i = 0; i < rt->n_handlers; i++)
-		if (rt->handlers[i]->ops->stats != NULL)
-			rt->handlers[i]->ops->stats(rt->handlers[i], sb);
+	if (rt->rl != NULL && rt->conf->rate_limit.per_source) {
+		stats_put(v, &rl_senders_desc, ratelimit_used(rt->rl));
+		stats_put(v, &rl_capacity_desc, ratelimit_capacity(rt->rl));
+	}
+	for (i = 0; i < rt->n_handlers; i++) {
+		const struct handler *h = rt->handlers[i];
+
+		if (h->ops->stats == NULL)
+			continue;
+		stats_push_label(v, "handler", h->ops->type);
+		h->ops->stats(h, v);
+		stats_pop_label(v);
+	}
 }

@@ -11,7 +11,7 @@
 struct ratelimit;
 struct reactor;
 struct reactor_watch;
-struct strbuf;
+struct stats_visitor;
 
 /* Owned by the daemon, one per socket; owns its handlers and its limiter. */
 struct route {
@@ -54,7 +54,7 @@ void	route_end_batch(void *route);
 void	route_flush(struct route *rt);
 /* Reopens the handlers' files. */
 void	route_reopen(struct route *rt);
-/* Appends the handlers' counters to sb. */
-void	route_stats(const struct route *rt, struct strbuf *sb);
+/* Puts the rate limit table's and the handlers' counters into v (label "handler"). */
+void	route_stats(const struct route *rt, struct stats_visitor *v);
 
 #endif

@@ -23,7 +23,8 @@
 #include "log.h"
 #include "reactor.h"
 #include "sock.h"
-#include "strbuf.h"
+#include "stats.h"
+#include "txq.h"
 #include "util.h"
 
 /* Control space per received datagram: pktinfo, credentials, a few fds. */
@@ -32,19 +33,6 @@
 			 CMSG_SPACE(16 * sizeof(int)))
 /* Control space per reply: one pktinfo. */
 #define REPLY_CTRL	CMSG_SPACE(sizeof(struct in6_pktinfo))
-/*
- * Replies sent with UDP GSO (UDP_SEGMENT): a run of equal-size replies to
- * one peer from one address goes out as one message the kernel splits; at
- * most this many segments and bytes per message. Control space: the
- * reply's pktinfo and the segment size.
- */
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT	103
-#endif
-#define GSO_SEGS	64
-#define GSO_BYTES	65507
-#define GSO_CTRL	(REPLY_CTRL + CMSG_SPACE(sizeof(uint16_t)))
-
 /* What the control messages of one datagram said. */
 struct slot_info {
 	int			family;		/* of the pktinfo; 0 = none */
@@ -64,11 +52,6 @@ struct recv_area {
 	union sockaddr_any	*names;
 	uint8_t			*ctrl;
 	struct slot_info	*info;
-	/* Scratch for one socket's replies as GSO messages (reply_flush). */
-	struct mmsghdr		*gmsgs;
-	unsigned		*gfirst;
-	uint8_t			*gctrl;
-	bool			 no_gso;	/* the kernel refused it: plain sends */
 };
 
 struct recv_area *
@@ -82,9 +65,6 @@ sock_area_free(struct recv_area *a)
 	free(a->names);
 	free(a->ctrl);
 	free(a->info);
-	free(a->gmsgs);
-	free(a->gfirst);
-	free(a->gctrl);
 	free(a);
 	return NULL;
 }
@@ -108,12 +88,8 @@ sock_area_new(unsigned batch, size_t max_size, struct recv_area **ret)
 	a->names = calloc(batch, sizeof(*a->names));
 	a->ctrl = calloc(batch, RECV_CTRL);
 	a->info = calloc(batch, sizeof(*a->info));
-	a->gmsgs = calloc(batch, sizeof(*a->gmsgs));
-	a->gfirst = calloc(batch + 1, sizeof(*a->gfirst));
-	a->gctrl = calloc(batch, GSO_CTRL);
 	if (a->bufs == NULL || a->msgs == NULL || a->iov == NULL || a->names == NULL ||
-	    a->ctrl == NULL || a->info == NULL || a->gmsgs == NULL || a->gfirst == NULL ||
-	    a->gctrl == NULL) {
+	    a->ctrl == NULL || a->info == NULL) {
 		sock_area_free(a);
 		return -ENOMEM;
 	}
@@ -592,226 +568,34 @@ fail:
 }
 
 /*
- * The reply queue: replies that would have blocked wait here, copied, in
- * arrival order, in one ring of SOCK_REPLY_QUEUE_BYTES allocated the first
- * time it is needed; past that they are dropped and counted. It drains
- * when the socket is writable (UDP: EPOLLOUT) or, for unix sockets, whose
- * writability says nothing of a peer's full queue, on a short timer. A
- * peer that still cannot take a reply holds back only its own replies:
- * the others are sent around it, so one client that does not read never
- * delays the rest, and each peer's replies keep their order.
+ * Replies go out through the socket's txq: one sendmmsg at the end of the
+ * batch, UDP GSO runs, and a backlog of SOCK_REPLY_QUEUE_BYTES for what
+ * would block, drained when the socket is writable (UDP: EPOLLOUT) or,
+ * for unix sockets, whose writability says nothing of a peer's full
+ * queue, on a short timer. A unix peer that still cannot take a reply
+ * holds back only its own replies: the others are sent around it.
  */
 #define RQ_RETRY_MS	20
-#define RQ_BLOCKED_MAX	8
-
-enum { RQ_LIVE = 1, RQ_DEAD, RQ_WRAP };
-
-struct rq_entry {
-	uint32_t		size;		/* whole entry, 8-aligned */
-	uint32_t		state;
-	uint32_t		len;		/* datagram bytes after the header */
-	socklen_t		namelen;
-	uint32_t		ctrllen;
-	union sockaddr_any	name;
-	uint8_t			ctrl[REPLY_CTRL];
-};
-
-struct reply_queue {
-	uint8_t		*buf;
-	size_t		 head;		/* oldest entry */
-	size_t		 tail;		/* where the next one goes */
-	size_t		 used;		/* bytes between head and tail, wrap gap included */
-	unsigned	 count;		/* live entries */
-};
-
-#define RQ_ALIGN(n)	(((n) + 7) & ~(size_t)7)
 
 unsigned
 sock_queued(const struct dg_socket *s)
 {
-	return s->queue != NULL ? s->queue->count : 0;
-}
-
-static struct rq_entry *
-rq_at(struct reply_queue *q, size_t off)
-{
-	return (struct rq_entry *)(void *)(q->buf + off);
-}
-
-/* Where an entry of size bytes fits, or -1; may mark a wrap at the tail. */
-static ssize_t
-rq_place(struct reply_queue *q, size_t size)
-{
-	size_t cap = SOCK_REPLY_QUEUE_BYTES, free_bytes = cap - q->used;
-
-	if (size > free_bytes)
-		return -1;
-	if (q->tail + size <= cap)
-		return (ssize_t)q->tail;
-	/* Not at the end: wrap to the start if the gap there is big enough. */
-	if (q->used > 0 && q->head < q->tail && size < q->head) {
-		if (cap - q->tail >= sizeof(uint32_t) * 2)
-			rq_at(q, q->tail)->state = RQ_WRAP;
-		q->used += cap - q->tail;
-		q->tail = 0;
-		return 0;
-	}
-	if (q->used == 0) {
-		q->head = q->tail = 0;
-		return size <= cap ? 0 : -1;
-	}
-	return -1;
-}
-
-/* Copies reply i of the batch into the queue; false when it is full. */
-static bool
-rq_push(struct dg_socket *s, unsigned i)
-{
-	const struct msghdr *mh = &s->out_msgs[i].msg_hdr;
-	const struct iovec *iov = &s->out_iov[i];
-	struct reply_queue *q = s->queue;
-	struct rq_entry *e;
-	size_t size = RQ_ALIGN(sizeof(*e) + iov->iov_len);
-	ssize_t off;
-
-	if (q == NULL) {
-		q = calloc(1, sizeof(*q));
-		if (q == NULL)
-			return false;
-		q->buf = malloc(SOCK_REPLY_QUEUE_BYTES);
-		if (q->buf == NULL) {
-			free(q);
-			return false;
-		}
-		s->queue = q;
-	}
-	off = rq_place(q, size);
-	if (off < 0)
-		return false;
-	e = rq_at(q, (size_t)off);
-	e->size = (uint32_t)size;
-	e->state = RQ_LIVE;
-	e->len = (uint32_t)iov->iov_len;
-	e->namelen = mh->msg_namelen;
-	memcpy(&e->name, mh->msg_name, mh->msg_namelen);
-	e->ctrllen = (uint32_t)mh->msg_controllen;
-	if (mh->msg_controllen > 0)
-		memcpy(e->ctrl, mh->msg_control, mh->msg_controllen);
-	memcpy((uint8_t *)e + sizeof(*e), iov->iov_base, iov->iov_len);
-	q->tail = (size_t)off + size;
-	q->used += size;
-	q->count++;
-	return true;
-}
-
-/* Frees the room of the dead entries at the head. */
-static void
-rq_trim(struct reply_queue *q)
-{
-	size_t cap = SOCK_REPLY_QUEUE_BYTES;
-
-	while (q->used > 0) {
-		struct rq_entry *e;
-
-		if (cap - q->head < sizeof(uint32_t) * 2 || rq_at(q, q->head)->state == RQ_WRAP) {
-			q->used -= cap - q->head;
-			q->head = 0;
-			continue;
-		}
-		e = rq_at(q, q->head);
-		if (e->state != RQ_DEAD)
-			break;
-		q->used -= e->size;
-		q->head += e->size;
-	}
-	if (q->used == 0)
-		q->head = q->tail = 0;
-}
-
-static bool
-rq_blocked(const struct rq_entry *e, const struct rq_entry *const *blocked, unsigned n)
-{
-	unsigned i;
-
-	for (i = 0; i < n; i++)
-		if (blocked[i]->namelen == e->namelen &&
-		    memcmp(&blocked[i]->name, &e->name, e->namelen) == 0)
-			return true;
-	return false;
-}
-
-static void rq_watch(struct dg_socket *s);
-
-/* One pass over the queue: sends what the peers can take now. */
-static void
-rq_drain(struct dg_socket *s)
-{
-	const struct rq_entry *blocked[RQ_BLOCKED_MAX];
-	struct reply_queue *q = s->queue;
-	unsigned n_blocked = 0;
-	size_t off, left;
-
-	if (q == NULL || q->count == 0) {
-		rq_watch(s);
-		return;
-	}
-	off = q->head;
-	left = q->used;
-	while (left > 0) {
-		struct rq_entry *e;
-		struct iovec iov;
-		struct msghdr mh = { 0 };
-
-		if (SOCK_REPLY_QUEUE_BYTES - off < sizeof(uint32_t) * 2 ||
-		    rq_at(q, off)->state == RQ_WRAP) {
-			left -= SOCK_REPLY_QUEUE_BYTES - off;
-			off = 0;
-			continue;
-		}
-		e = rq_at(q, off);
-		off += e->size;
-		left -= e->size;
-		if (e->state != RQ_LIVE || rq_blocked(e, blocked, n_blocked))
-			continue;
-		iov.iov_base = (uint8_t *)e + sizeof(*e);
-		iov.iov_len = e->len;
-		mh.msg_name = &e->name;
-		mh.msg_namelen = e->namelen;
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		if (e->ctrllen > 0) {
-			mh.msg_control = e->ctrl;
-			mh.msg_controllen = e->ctrllen;
-		}
-		if (sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) {
-			s->stats.sent++;
-		} else if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR) {
-			/* UDP: our own buffer is full, nothing more goes now. */
-			if (s->type != SOCK_T_UNIX || n_blocked == RQ_BLOCKED_MAX)
-				break;
-			blocked[n_blocked++] = e;
-			continue;
-		} else {
-			s->stats.send_errors++;
-		}
-		e->state = RQ_DEAD;
-		q->count--;
-	}
-	rq_trim(q);
-	rq_watch(s);
+	return s->txq != NULL ? txq_queued(s->txq) : 0;
 }
 
 static void
 on_rq_timer(void *userdata)
 {
-	rq_drain(userdata);
+	struct dg_socket *s = userdata;
+
+	txq_drain(s->txq);
 }
 
 /* Asks to be woken while replies wait, and stops asking when none do. */
 static void
-rq_watch(struct dg_socket *s)
+reply_want_write(void *userdata, bool waiting)
 {
-	bool waiting = sock_queued(s) > 0;
+	struct dg_socket *s = userdata;
 
 	if (s->reactor == NULL || s->watch == NULL)
 		return;
@@ -826,162 +610,37 @@ rq_watch(struct dg_socket *s)
 		s->retry_timer = reactor_del_timer(s->reactor, s->retry_timer);
 }
 
-/* Queues replies [first, end) that would block; counts what does not fit. */
 static void
-rq_queue_rest_range(struct dg_socket *s, unsigned first, unsigned end)
+reply_sent(void *userdata, unsigned n)
 {
-	unsigned i;
+	struct dg_socket *s = userdata;
 
-	for (i = first; i < end; i++)
-		if (!rq_push(s, i))
-			s->stats.dropped++;
-	rq_watch(s);
-}
-
-/*
- * Sends replies [first, first + n) one message each; returns false when
- * the socket would block (the rest is dropped and counted).
- */
-static bool
-reply_send_plain(struct dg_socket *s, unsigned first, unsigned n)
-{
-	unsigned i = first, end = first + n;
-	int k;
-
-	while (i < end) {
-		k = sendmmsg(s->fd, s->out_msgs + i, end - i, 0);
-		if (k > 0) {
-			s->stats.sent += (unsigned)k;
-			i += (unsigned)k;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == ENOBUFS) {
-			/* The peer or our send buffer is full: queue the rest, never wait. */
-			rq_queue_rest_range(s, i, end);
-			return false;
-		}
-		/* This one failed (its peer vanished, say): count it, send the rest. */
-		s->stats.send_errors++;
-		i++;
-	}
-	return true;
-}
-
-/* True when replies a and b go to the same peer from the same address. */
-static bool
-same_flow(const struct msghdr *a, const struct msghdr *b)
-{
-	return a->msg_namelen == b->msg_namelen && a->msg_controllen == b->msg_controllen &&
-	    memcmp(a->msg_name, b->msg_name, a->msg_namelen) == 0 &&
-	    (a->msg_controllen == 0 ||
-	    memcmp(a->msg_control, b->msg_control, a->msg_controllen) == 0);
-}
-
-/*
- * Groups the queued UDP replies into GSO messages in the area's scratch:
- * each run of equal-size replies to one peer from one address becomes one
- * message with a UDP_SEGMENT size; a reply alone stays as it is. Returns
- * the number of messages (gfirst[k] is message k's first reply,
- * gfirst[m] == n_out), or 0 when no run has two replies.
- */
-static unsigned
-reply_build_gso(struct dg_socket *s, struct recv_area *a)
-{
-	unsigned i = 0, j, k = 0;
-	size_t size, total;
-	bool any = false;
-
-	while (i < s->n_out) {
-		const struct msghdr *first = &s->out_msgs[i].msg_hdr;
-
-		size = s->out_iov[i].iov_len;
-		total = size;
-		for (j = i + 1; size > 0 && j < s->n_out && j - i < GSO_SEGS &&
-		    s->out_iov[j].iov_len == size && total + size <= GSO_BYTES &&
-		    same_flow(first, &s->out_msgs[j].msg_hdr); j++)
-			total += size;
-		a->gfirst[k] = i;
-		a->gmsgs[k].msg_hdr = *first;
-		if (j - i > 1) {
-			struct msghdr *mh = &a->gmsgs[k].msg_hdr;
-			uint8_t *c = a->gctrl + (size_t)k * GSO_CTRL;
-			struct cmsghdr *cm;
-			uint16_t seg = (uint16_t)size;
-
-			if (first->msg_controllen > 0)
-				memcpy(c, first->msg_control, first->msg_controllen);
-			cm = (struct cmsghdr *)(void *)(c + first->msg_controllen);
-			cm->cmsg_level = SOL_UDP;
-			cm->cmsg_type = UDP_SEGMENT;
-			cm->cmsg_len = CMSG_LEN(sizeof(seg));
-			memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
-			mh->msg_iovlen = j - i;
-			mh->msg_control = c;
-			mh->msg_controllen = first->msg_controllen + CMSG_SPACE(sizeof(seg));
-			any = true;
-		}
-		k++;
-		i = j;
-	}
-	a->gfirst[k] = s->n_out;
-	return any ? k : 0;
+	s->stats.sent += n;
 }
 
 static void
-reply_flush(struct dg_socket *s)
+reply_failed(void *userdata, int err, unsigned n)
 {
-	struct recv_area *a = s->area;
-	unsigned m = 0, k = 0, i, cnt;
-	int r;
+	struct dg_socket *s = userdata;
 
-	/* Replies already wait: these go behind them, to keep each peer's order. */
-	if (sock_queued(s) > 0) {
-		rq_queue_rest_range(s, 0, s->n_out);
-		s->n_out = 0;
-		rq_drain(s);
-		return;
-	}
-	if (s->type != SOCK_T_UNIX && !a->no_gso && s->n_out > 1)
-		m = reply_build_gso(s, a);
-	if (m == 0) {
-		(void)reply_send_plain(s, 0, s->n_out);
-		s->n_out = 0;
-		return;
-	}
-	while (k < m) {
-		r = sendmmsg(s->fd, a->gmsgs + k, m - k, 0);
-		if (r > 0) {
-			for (i = 0; i < (unsigned)r; i++)
-				s->stats.sent += a->gfirst[k + i + 1] - a->gfirst[k + i];
-			k += (unsigned)r;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == ENOBUFS) {
-			rq_queue_rest_range(s, a->gfirst[k], s->n_out);
-			break;
-		}
-		cnt = a->gfirst[k + 1] - a->gfirst[k];
-		if (cnt == 1) {
-			s->stats.send_errors++;
-			k++;
-			continue;
-		}
-		/* GSO refused (no support on the route, beyond the MTU): plain from now on. */
-		if (errno == EIO || errno == EINVAL || errno == EMSGSIZE || errno == ENOPROTOOPT ||
-		    errno == EOPNOTSUPP)
-			a->no_gso = true;
-		if (!reply_send_plain(s, a->gfirst[k], cnt)) {
-			rq_queue_rest_range(s, a->gfirst[k + 1], s->n_out);
-			break;
-		}
-		k++;
-	}
-	s->n_out = 0;
+	(void)err;
+	s->stats.send_errors += n;
 }
+
+static void
+reply_dropped(void *userdata, unsigned n)
+{
+	struct dg_socket *s = userdata;
+
+	s->stats.dropped += n;
+}
+
+static const struct txq_ops reply_ops = {
+	.want_write = reply_want_write,
+	.sent = reply_sent,
+	.failed = reply_failed,
+	.dropped = reply_dropped,
+};
 
 static void
 read_cmsgs(struct msghdr *mh, struct slot_info *si, const struct ucred **cred)
@@ -1039,7 +698,7 @@ on_readable(struct reactor_watch *w, int fd, uint32_t events, void *userdata)
 
 	(void)w;
 	if (events & REACTOR_OUT)
-		rq_drain(s);
+		txq_drain(s->txq);
 	if (!(events & (REACTOR_IN | REACTOR_ERR)))
 		return;
 	/*
@@ -1095,39 +754,25 @@ on_readable(struct reactor_watch *w, int fd, uint32_t events, void *userdata)
 		d.local = a->info[i].family != 0 ? &a->info[i] : NULL;
 		s->dispatch(s->userdata, &d);
 	}
-	if (s->n_out > 0)
-		reply_flush(s);
+	txq_flush(s->txq);
 	if (s->batch_end != NULL)
 		s->batch_end(s->userdata);
 }
 
+/* The socket's txq, sized to the receive batch (one reply per datagram). */
 static int
 alloc_replies(struct dg_socket *s, unsigned batch)
 {
-	struct mmsghdr *m;
-	struct iovec *iov;
-	uint8_t *ctrl;
+	struct txq_conf c = {
+		.batch = batch,
+		.backlog_bytes = SOCK_REPLY_QUEUE_BYTES,
+		.gso = s->type != SOCK_T_UNIX,
+		.per_peer = s->type == SOCK_T_UNIX,
+	};
 
-	if (s->out_cap == batch)
-		return 0;
-	m = calloc(batch, sizeof(*m));
-	iov = calloc(batch, sizeof(*iov));
-	ctrl = calloc(batch, REPLY_CTRL);
-	if (m == NULL || iov == NULL || ctrl == NULL) {
-		free(m);
-		free(iov);
-		free(ctrl);
-		return -ENOMEM;
-	}
-	free(s->out_msgs);
-	free(s->out_iov);
-	free(s->out_ctrl);
-	s->out_msgs = m;
-	s->out_iov = iov;
-	s->out_ctrl = ctrl;
-	s->out_cap = batch;
-	s->n_out = 0;
-	return 0;
+	if (s->txq != NULL)
+		return txq_set_batch(s->txq, batch);
+	return txq_new(s->fd, &c, &reply_ops, s, &s->txq);
 }
 
 int
@@ -1169,10 +814,7 @@ sock_release(struct dg_socket *s, bool close_fd)
 		s->watch = reactor_del_fd(s->reactor, s->watch);
 	if (s->retry_timer != NULL)
 		s->retry_timer = reactor_del_timer(s->reactor, s->retry_timer);
-	if (s->queue != NULL) {
-		free(s->queue->buf);
-		s->queue = mfree(s->queue);
-	}
+	s->txq = txq_free(s->txq);
 	if (close_fd)
 		s->fd = safe_close(s->fd);
 	if (close_fd && s->created_path && !s->adopted && s->path != NULL &&
@@ -1181,9 +823,6 @@ sock_release(struct dg_socket *s, bool close_fd)
 		    "keep unix sockets in a directory the user owns)", s->name, s->path);
 	free(s->path);
 	free(s->name);
-	free(s->out_msgs);
-	free(s->out_iov);
-	free(s->out_ctrl);
 	free(s);
 	return NULL;
 }
@@ -1210,32 +849,22 @@ int
 sock_reply(struct dg_socket *s, const struct dgram *d)
 {
 	const struct slot_info *si = d->local;
-	struct mmsghdr *m;
-	struct msghdr *mh;
-	struct cmsghdr *cm;
+	union {
+		struct cmsghdr	align;
+		uint8_t		b[REPLY_CTRL];
+	} ctrl;
+	struct cmsghdr *cm = &ctrl.align;
+	size_t ctrllen = 0;
 
 	if (d->peer == NULL)
 		return -EDESTADDRREQ;
-	if (s->n_out == s->out_cap)
-		reply_flush(s);	/* cannot happen with one reply per datagram; be safe */
-	m = &s->out_msgs[s->n_out];
-	mh = &m->msg_hdr;
-	memset(m, 0, sizeof(*m));
-	s->out_iov[s->n_out].iov_base = (void *)(uintptr_t)d->data;
-	s->out_iov[s->n_out].iov_len = d->len;
-	mh->msg_iov = &s->out_iov[s->n_out];
-	mh->msg_iovlen = 1;
-	mh->msg_name = (void *)(uintptr_t)d->peer;
-	mh->msg_namelen = d->peer_len;
 	if (s->wildcard && si != NULL) {
 		/* Answer from the address the request was sent to. */
-		mh->msg_control = s->out_ctrl + (size_t)s->n_out * REPLY_CTRL;
-		cm = (struct cmsghdr *)mh->msg_control;
 		if (si->family == AF_INET) {
 			struct in_pktinfo pi = { 0 };
 
 			pi.ipi_spec_dst = si->pi4.ipi_spec_dst;
-			mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+			ctrllen = CMSG_SPACE(sizeof(pi));
 			cm->cmsg_level = IPPROTO_IP;
 			cm->cmsg_type = IP_PKTINFO;
 			cm->cmsg_len = CMSG_LEN(sizeof(pi));
@@ -1246,30 +875,54 @@ sock_reply(struct dg_socket *s, const struct dgram *d)
 			if (!IN6_IS_ADDR_MULTICAST(&si->pi6.ipi6_addr))
 				pi.ipi6_addr = si->pi6.ipi6_addr;
 			pi.ipi6_ifindex = si->pi6.ipi6_ifindex;
-			mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+			ctrllen = CMSG_SPACE(sizeof(pi));
 			cm->cmsg_level = IPPROTO_IPV6;
 			cm->cmsg_type = IPV6_PKTINFO;
 			cm->cmsg_len = CMSG_LEN(sizeof(pi));
 			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
 		}
 	}
-	s->n_out++;
+	txq_add(s->txq, d->data, d->len, d->peer, d->peer_len, ctrl.b, ctrllen);
 	return 0;
 }
 
+#define SOCK_COUNTER(field, what, role) \
+	{ "dgramd_socket_" #field "_total", what, STAT_COUNTER, #field, role }
+
+/* The socket's counters, in the order of the stats line. */
+static const struct stat_desc sock_descs[] = {
+	SOCK_COUNTER(received, "Datagrams read, truncated ones included.", STAT_ROLE_RECEIVED),
+	SOCK_COUNTER(bytes, "Bytes of the datagrams read.", STAT_ROLE_NONE),
+	SOCK_COUNTER(truncated, "Datagrams larger than max_size, dropped.", STAT_ROLE_LOST),
+	SOCK_COUNTER(denied, "Datagrams from senders not allowed, dropped.", STAT_ROLE_LOST),
+	SOCK_COUNTER(limited, "Datagrams over the rate limit, dropped.", STAT_ROLE_LOST),
+	SOCK_COUNTER(kernel_drops, "Datagrams the kernel dropped on a full receive buffer.",
+	    STAT_ROLE_LOST),
+	SOCK_COUNTER(sent, "Datagrams the socket's handlers sent (replies, forwarded copies).",
+	    STAT_ROLE_NONE),
+	SOCK_COUNTER(send_errors, "Sends that failed.", STAT_ROLE_LOST),
+	SOCK_COUNTER(dropped, "Datagrams to send dropped on a full queue.", STAT_ROLE_LOST),
+};
+
+static const struct stat_desc sock_queued_desc = {
+	"dgramd_socket_queued", "Replies waiting for the socket to be writable.", STAT_GAUGE,
+	"queued", STAT_ROLE_NONE,
+};
+
 void
-sock_stats(const struct dg_socket *s, struct strbuf *sb)
+sock_stats(const struct dg_socket *s, struct stats_visitor *v)
 {
 	const struct dg_stats *st = &s->stats;
+	const uint64_t values[] = {
+		st->received, st->bytes, st->truncated, st->denied, st->limited,
+		kernel_drops(s, st->kernel_drops), st->sent, st->send_errors, st->dropped,
+	};
+	size_t i;
 
-	strbuf_printf(sb, " received=%llu bytes=%llu truncated=%llu denied=%llu limited=%llu"
-	    " kernel_drops=%llu sent=%llu send_errors=%llu dropped=%llu",
-	    (unsigned long long)st->received, (unsigned long long)st->bytes,
-	    (unsigned long long)st->truncated, (unsigned long long)st->denied,
-	    (unsigned long long)st->limited,
-	    (unsigned long long)kernel_drops(s, st->kernel_drops),
-	    (unsigned long long)st->sent, (unsigned long long)st->send_errors,
-	    (unsigned long long)st->dropped);
-	if (s->queue != NULL)
-		strbuf_printf(sb, " queued=%u", sock_queued(s));
+	_Static_assert(ARRAY_SIZE(values) == ARRAY_SIZE(sock_descs), "one value per counter");
+	for (i = 0; i < ARRAY_SIZE(sock_descs); i++)
+		stats_put(v, &sock_descs[i], values[i]);
+	/* Shown once replies ever had to wait. */
+	if (s->txq != NULL && txq_has_backlog(s->txq))
+		stats_put(v, &sock_queued_desc, sock_queued(s));
 }

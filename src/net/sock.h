@@ -1,7 +1,7 @@
 /*
  * sock.h: listening sockets (udp4, udp6, unix_dgram): open, bind or adopt,
- * options, batched receive into one shared area, batched replies; and
- * outbound sockets for forwarding (sock_out_*, in sock_out.c).
+ * options, batched receive into one shared area, and replies (through the
+ * socket's txq). Outbound sockets for forwarding are in sock_out.h.
  */
 #ifndef DGRAMD_SOCK_H
 #define DGRAMD_SOCK_H
@@ -17,8 +17,8 @@
 struct reactor;
 struct reactor_watch;
 struct dgram;
-struct strbuf;
-struct reply_queue;
+struct stats_visitor;
+struct txq;
 
 /* Per-socket counters; names as in the stats line. */
 struct dg_stats {
@@ -71,16 +71,9 @@ struct dg_socket {
 	sock_dispatch_fn	 dispatch;
 	sock_batch_end_fn	 batch_end;
 	void			*userdata;
-	/* Replies queued during a batch, sent with one sendmmsg at its end. */
-	struct mmsghdr		*out_msgs;
-	struct iovec		*out_iov;
-	uint8_t			*out_ctrl;
-	unsigned		 n_out;
-	unsigned		 out_cap;
-	bool			 out_full_logged;
-	/* Replies that would have blocked, waiting for room (bounded). */
-	struct reply_queue	*queue;
-	struct reactor_watch	*retry_timer;	/* unix sockets: retry the queue */
+	/* Replies: sent at the end of the batch, or waiting for room (bounded). */
+	struct txq		*txq;
+	struct reactor_watch	*retry_timer;	/* unix sockets: retry the backlog */
 };
 
 /*
@@ -118,8 +111,9 @@ const char	*sock_address(const struct dg_socket *s, char *buf, size_t size);
 
 /*
  * Queues d's bytes back to d's sender, from the address d arrived on; the
- * reply goes out at the end of the batch. Returns 0, -EDESTADDRREQ for a
- * sender without an address, or -errno.
+ * reply goes out at the end of the batch (or waits in the bounded backlog,
+ * or is dropped and counted, if it would block). Returns 0, or
+ * -EDESTADDRREQ for a sender without an address.
  */
 int	sock_reply(struct dg_socket *s, const struct dgram *d);
 
@@ -129,7 +123,7 @@ int	sock_reply(struct dg_socket *s, const struct dgram *d);
 /* The replies waiting in s's queue. */
 unsigned	sock_queued(const struct dg_socket *s);
 
-/* Appends the socket's counters (" received=N ...") to sb. */
-void	sock_stats(const struct dg_socket *s, struct strbuf *sb);
+/* Puts the socket's counters (received, bytes, ... queued) into v. */
+void	sock_stats(const struct dg_socket *s, struct stats_visitor *v);
 
 #endif

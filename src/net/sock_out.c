@@ -141,10 +141,10 @@ sock_out_family(const struct sock_out *o)
 	return o->family;
 }
 
-void
-sock_out_set_userdata(struct sock_out *o, void *userdata)
+int
+sock_out_fd(const struct sock_out *o)
 {
-	o->userdata = userdata;
+	return o->fd;
 }
 
 int
@@ -177,19 +177,6 @@ bool
 sock_out_connected(const struct sock_out *o)
 {
 	return o->connected;
-}
-
-int
-sock_out_send(struct sock_out *o, struct mmsghdr *msgs, unsigned n)
-{
-	int r;
-
-	do
-		r = sendmmsg(o->fd, msgs, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return errno == EWOULDBLOCK || errno == ENOBUFS ? -EAGAIN : -errno;
-	return r;
 }
 
 int

@@ -3,7 +3,7 @@
  * unbound (the kernel picks an ephemeral port), carries the receiving
  * socket's ttl, broadcast, multicast and send_buffer options, and discards
  * anything sent back to it, so replies from targets never reach a handler.
- * Handlers use these without seeing the reactor.
+ * Datagrams go out through a txq (txq.h) on sock_out_fd().
  */
 #ifndef DGRAMD_SOCK_OUT_H
 #define DGRAMD_SOCK_OUT_H
@@ -28,8 +28,8 @@ int	sock_out_new(struct reactor *r, int family, const struct sock_conf *sc,
 /* Stops watching and closes; accepts NULL; returns NULL. */
 struct sock_out	*sock_out_free(struct sock_out *o);
 int	sock_out_family(const struct sock_out *o);
-/* Changes the callback's userdata (state handed over on reload). */
-void	sock_out_set_userdata(struct sock_out *o, void *userdata);
+/* The socket, for the target's send path (txq.h). */
+int	sock_out_fd(const struct sock_out *o);
 /* Applies sc's options again (reload). 0 or -errno. */
 int	sock_out_apply(struct sock_out *o, const struct sock_conf *sc);
 
@@ -42,12 +42,6 @@ int	sock_out_connect(struct sock_out *o, const struct sockaddr *sa, socklen_t le
 void	sock_out_disconnect(struct sock_out *o);
 bool	sock_out_connected(const struct sock_out *o);
 
-/*
- * Sends msgs with one sendmmsg. Returns how many went out (> 0), or the
- * -errno of msgs[0] (-EAGAIN: would block; anything else: that message
- * failed and the caller may go on with the next).
- */
-int	sock_out_send(struct sock_out *o, struct mmsghdr *msgs, unsigned n);
 /* Turns the writable callback on or off. 0 or -errno. */
 int	sock_out_want_write(struct sock_out *o, bool on);
 

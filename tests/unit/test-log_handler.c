@@ -15,6 +15,7 @@
 
 #include "conf.h"
 #include "handler.h"
+#include "stats.h"
 #include "strbuf.h"
 
 static char dir[] = "/tmp/dgramd-test-h_log-XXXXXX";
@@ -63,11 +64,13 @@ static long long
 stat_of(struct handler *h, const char *key)
 {
 	struct strbuf sb = { 0 };
+	struct stats_visitor vis;
 	const char *p;
 	char k[64];
 	long long v = -1;
 
-	h->ops->stats(h, &sb);
+	stats_visitor_init(&vis, stats_line_sample, &sb);
+	h->ops->stats(h, &vis);
 	snprintf(k, sizeof(k), " %s=", key);
 	p = strstr(strbuf_str(&sb), k);
 	if (p != NULL)
