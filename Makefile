@@ -53,7 +53,7 @@ UNIT_BINS	= $(patsubst tests/unit/%.c,$(OBJDIR)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all check unit integration lint run deps clean install uninstall bench fuzz FORCE
 
-all: dgramd
+all: dgramd dgramctl
 
 # Relink when the build mode (SANITIZE) changes.
 $(OBJDIR)/.mode: FORCE
@@ -70,16 +70,20 @@ dgramd: $(OBJS) $(OBJDIR)/.mode
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
 	@cp $(OBJDIR)/.mode src/.last-link
 
+# dgramctl, the control client: a program of its own (src/ctl/).
+dgramctl: $(OBJDIR)/ctl/dgramctl.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
 $(OBJDIR)/tests/%: tests/unit/%.c $(LIB_OBJS) $(OBJDIR)/.mode
 	@mkdir -p $(OBJDIR)/tests
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LIBS) $(CHECK_LIBS)
 
--include $(OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(OBJDIR)/ctl/dgramctl.d
 
 -include tests/bench/bench.mk
 -include tests/fuzz/fuzz.mk
 
-check: dgramd $(UNIT_BINS)
+check: dgramd dgramctl $(UNIT_BINS)
 	@UNIT_BINS='$(UNIT_BINS)' SANITIZE='$(SANITIZE)' tests/run.sh
 
 # cppcheck and clang-tidy over src/*/*.c (or LINT_FILES); fails on any finding.
@@ -102,14 +106,16 @@ deps:
 	    groff-base mandoc clang libclang-rt-14-dev nodejs faketime
 
 clean:
-	rm -rf src/.obj src/.obj-san src/.last-link dgramd tests/bench/dgload tests/bench/ceiling
+	rm -rf src/.obj src/.obj-san src/.last-link dgramd dgramctl tests/bench/dgload tests/bench/ceiling
 	rm -rf tests/fuzz/bin
 
-install: dgramd
+install: dgramd dgramctl
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(SYSCONFDIR)/dgramd $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 0755 dgramd $(DESTDIR)$(SBINDIR)/dgramd
+	install -m 0755 dgramctl $(DESTDIR)$(SBINDIR)/dgramctl
+	install -m 0644 man/dgramctl.8 $(DESTDIR)$(MANDIR)/man8/dgramctl.8
 	install -m 0644 man/dgramd.8 $(DESTDIR)$(MANDIR)/man8/dgramd.8
 	install -m 0644 man/dgramd.conf.5 $(DESTDIR)$(MANDIR)/man5/dgramd.conf.5
 	test -e $(DESTDIR)$(SYSCONFDIR)/dgramd/dgramd.conf || \
@@ -122,6 +128,7 @@ install: dgramd
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/dgramd $(DESTDIR)$(MANDIR)/man8/dgramd.8 \
+	    $(DESTDIR)$(SBINDIR)/dgramctl $(DESTDIR)$(MANDIR)/man8/dgramctl.8 \
 	    $(DESTDIR)$(MANDIR)/man5/dgramd.conf.5 $(DESTDIR)$(SYSCONFDIR)/logrotate.d/dgramd \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/dgramd.service $(DESTDIR)$(SYSTEMDUNITDIR)/dgramd@.service \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/dgramd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/dgramd-relay.socket

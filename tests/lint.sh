@@ -55,7 +55,7 @@ if command -v clang-tidy >/dev/null 2>&1; then
 	for f in "${files[@]}"; do
 		# clang-tidy exits 0 on warnings: count the lines that name a check.
 		clang-tidy -quiet "$f" -checks="$CHECKS" -header-filter='/src/[^/]*/[^/]*\.h$' \
-		    -- -std=gnu11 -D_GNU_SOURCE $(for d in src/*/; do printf -- '-I%s ' "${d%/}"; done) \
+		    -- -std=gnu11 -D_GNU_SOURCE -DDGRAMD_VERSION=\"lint\" $(for d in src/*/; do printf -- '-I%s ' "${d%/}"; done) \
 		    $(pkg-config --cflags libconfig 2>/dev/null) >"$out" 2>/dev/null
 		rc=$?
 		n=$(grep -cE ': (warning|error): .*\[[A-Za-z0-9.,_-]+\]$' "$out")

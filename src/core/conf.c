@@ -692,7 +692,8 @@ static const struct sock_key sock_keys[] = {
 };
 
 static const char *const global_keys[] = {
-	"log_level", "batch", "user", "group", "sockets", NULL,
+	"log_level", "batch", "user", "group", "control_socket", "control_mode",
+	"metrics_listen", "sockets", NULL,
 };
 
 /* --- handlers -------------------------------------------------------------- */
@@ -942,6 +943,8 @@ conf_free(struct conf *c)
 	free(c->file);
 	free(c->user);
 	free(c->group);
+	free(c->control_socket);
+	free(c->metrics_text);
 	free(c);
 	return NULL;
 }
@@ -1016,6 +1019,53 @@ check_all(struct conf *c, config_setting_t *list, struct conf_err *err)
 	return 0;
 }
 
+/* control_socket, control_mode, metrics_listen. */
+static int
+parse_control(config_setting_t *root, struct conf *c, struct conf_err *err)
+{
+	union sockaddr_any a;
+	socklen_t len;
+	const char *v;
+	char *host = NULL;
+	uint16_t port;
+	int r;
+
+	r = conf_get_string(root, "control_socket", &v, err);
+	if (r < 0)
+		return r;
+	if (r > 0 && *v != '\0') {
+		if (*v != '/')
+			return conf_err_set(err, config_setting_get_member(root, "control_socket"),
+			    "must be an absolute path, got \"%.60s\"", v);
+		if (addr_unix(v, &a, &len) < 0)
+			return conf_err_set(err, config_setting_get_member(root, "control_socket"),
+			    "path too long (at most %zu bytes)", sizeof(a.un.sun_path) - 1);
+		c->control_socket = strdup(v);
+		if (c->control_socket == NULL)
+			return -ENOMEM;
+	}
+	r = conf_get_mode(root, "control_mode", &c->control_mode, err);
+	if (r < 0)
+		return r;
+	r = conf_get_string(root, "metrics_listen", &v, err);
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		if (addr_split_hostport(v, &host, &port) < 0 ||
+		    addr_parse_ip(host, AF_UNSPEC, port, &c->metrics_addr, &c->metrics_len) < 0) {
+			free(host);
+			return conf_err_set(err, config_setting_get_member(root, "metrics_listen"),
+			    "must be a numeric ADDRESS:PORT such as \"127.0.0.1:9477\" or "
+			    "\"[::1]:9477\", got \"%.60s\"", v);
+		}
+		free(host);
+		c->metrics_text = strdup(v);
+		if (c->metrics_text == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int
 parse_globals(config_setting_t *root, struct conf *c, struct conf_err *err)
 {
@@ -1064,7 +1114,7 @@ parse_globals(config_setting_t *root, struct conf *c, struct conf_err *err)
 		if (c->group == NULL)
 			return -ENOMEM;
 	}
-	return 0;
+	return parse_control(root, c, err);
 }
 
 static int
@@ -1079,6 +1129,7 @@ build(config_t *cfg, const char *name, struct conf **ret, struct conf_err *err)
 		return -ENOMEM;
 	c->log_level = LOG_LVL_INFO;
 	c->batch = CONF_DEFAULT_BATCH;
+	c->control_mode = 0600;
 	c->file = strdup(name);
 	if (c->file == NULL) {
 		r = -ENOMEM;

@@ -93,6 +93,13 @@ struct conf {
 	unsigned		 batch;
 	char			*user;		/* NULL = stay as started */
 	char			*group;
+	/* The control socket for dgramctl (NULL = none) and its file mode. */
+	char			*control_socket;
+	int			 control_mode;
+	/* The /metrics HTTP listener (metrics_len 0 = none). */
+	char			*metrics_text;
+	union sockaddr_any	 metrics_addr;
+	socklen_t		 metrics_len;
 	struct sock_conf	*socks;
 	size_t			 n_socks;
 };

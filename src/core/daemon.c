@@ -20,6 +20,7 @@
 
 #include "activation.h"
 #include "conf.h"
+#include "control.h"
 #include "daemon.h"
 #include "fdstore.h"
 #include "handler.h"
@@ -28,6 +29,7 @@
 #include "route.h"
 #include "sock.h"
 #include "stats.h"
+#include "statsview.h"
 #include "strbuf.h"
 #include "util.h"
 
@@ -54,6 +56,11 @@ struct daemon {
 	int			 exit_code;
 	/* Why the last reload failed, for STATUS=; empty after a good one. */
 	char			 reload_error[320];
+	/* The control socket and /metrics (NULL when the config asks for neither). */
+	struct control		*control;
+	time_t			 started;
+	time_t			 reload_time;	/* 0: never reloaded */
+	bool			 reload_ok;
 };
 
 static size_t
@@ -649,6 +656,7 @@ daemon_start(const char *file, struct daemon **ret)
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return EXIT_OSERR;
+	d->started = time(NULL);
 	d->file = strdup(file);
 	if (d->file == NULL)
 		goto fail;
@@ -709,6 +717,9 @@ daemon_start(const char *file, struct daemon **ret)
 	if (r < 0)
 		goto fail;
 	r = setup_timers(d);
+	if (r < 0)
+		goto fail;
+	r = control_open(d->conf, d->reactor, d, &d->control);
 	if (r < 0)
 		goto fail;
 	if (drop_privileges(d->conf) < 0)
@@ -784,6 +795,8 @@ daemon_reload(struct daemon *d)
 
 	activation_notify_reloading();
 	log_info("reloading %s", d->file);
+	d->reload_time = time(NULL);
+	d->reload_ok = false;
 	if (load_conf(d->file, &c, d->reload_error, sizeof(d->reload_error)) < 0) {
 		log_error("reload failed; the running configuration stays in force");
 		notify_ready(d);
@@ -866,6 +879,8 @@ daemon_reload(struct daemon *d)
 	/* SIGHUP also serves logrotate: reopen every log file. */
 	reopen_all(d);
 	d->reload_error[0] = '\0';
+	d->reload_ok = true;
+	control_reloaded(d->control, d->conf);
 	log_info("reloaded %s (%zu sockets)", d->file, d->n_slots);
 	free(kept);
 	free(opened);
@@ -908,6 +923,7 @@ daemon_free(struct daemon *d)
 		return NULL;
 	if (d->n_slots > 0)
 		activation_notify("STOPPING=1");
+	d->control = control_free(d->control);
 	for (i = 0; i < d->n_slots; i++) {
 		/* A socket in the fd store lives on: keep its file for the next start. */
 		if (d->slots[i].sock != NULL && fdstore_holds(d->fdstore, d->slots[i].sock->fd))
@@ -926,4 +942,229 @@ daemon_free(struct daemon *d)
 	free(d->file);
 	free(d);
 	return NULL;
+}
+
+/* --- what the control socket and /metrics show ------------------------------ */
+
+static void
+format_time(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (t == 0 || gmtime_r(&t, &tm) == NULL)
+		snprintf(buf, size, "never");
+	else
+		strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void
+daemon_status_write(const struct daemon *d, struct strbuf *out)
+{
+	char started[32], reloaded[32];
+
+	format_time(d->started, started, sizeof(started));
+	format_time(d->reload_time, reloaded, sizeof(reloaded));
+	strbuf_printf(out, "version %s\npid %ld\nuptime %llds (since %s)\nconfig %s\n"
+	    "sockets %zu\n", DGRAMD_VERSION, (long)getpid(),
+	    (long long)(time(NULL) - d->started), started, d->file, d->n_slots);
+	if (d->reload_time == 0)
+		strbuf_printf(out, "last reload never\n");
+	else if (d->reload_ok)
+		strbuf_printf(out, "last reload %s ok\n", reloaded);
+	else
+		strbuf_printf(out, "last reload %s failed: %s\n", reloaded, d->reload_error);
+}
+
+void
+daemon_reload_result(const struct daemon *d, struct strbuf *out)
+{
+	if (d->reload_ok)
+		strbuf_printf(out, "reloaded %s (%zu socket%s)\n", d->file, d->n_slots,
+		    d->n_slots == 1 ? "" : "s");
+	else
+		strbuf_printf(out, "%s\n", d->reload_error[0] ? d->reload_error : "reload failed");
+}
+
+void
+daemon_reopen(struct daemon *d)
+{
+	log_info("reopening log files");
+	reopen_all(d);
+}
+
+static void
+walk(const void *owner, stats_sample_fn fn, void *userdata)
+{
+	daemon_stats_visit(owner, fn, userdata);
+}
+
+void
+daemon_json_write(const struct daemon *d, struct strbuf *out)
+{
+	strbuf_printf(out, "{\"version\":");
+	json_string(out, DGRAMD_VERSION);
+	strbuf_printf(out, ",\"pid\":%ld,\"start_time\":%lld,\"uptime_seconds\":%lld,"
+	    "\"config\":", (long)getpid(), (long long)d->started,
+	    (long long)(time(NULL) - d->started));
+	json_string(out, d->file);
+	strbuf_printf(out, ",\"last_reload\":");
+	if (d->reload_time == 0) {
+		strbuf_printf(out, "null");
+	} else {
+		strbuf_printf(out, "{\"time\":%lld,\"ok\":%s,\"error\":",
+		    (long long)d->reload_time, d->reload_ok ? "true" : "false");
+		if (d->reload_ok)
+			strbuf_printf(out, "null}");
+		else {
+			json_string(out, d->reload_error);
+			strbuf_printf(out, "}");
+		}
+	}
+	strbuf_printf(out, ",");
+	statsview_json(walk, d, out);
+	strbuf_printf(out, "}\n");
+}
+
+void
+daemon_prometheus_write(const struct daemon *d, struct strbuf *out)
+{
+	strbuf_printf(out, "# HELP dgramd_build_info The running dgramd's version.\n"
+	    "# TYPE dgramd_build_info gauge\ndgramd_build_info{version=\"%s\"} 1\n"
+	    "# HELP dgramd_start_time_seconds When dgramd started, in seconds since the epoch.\n"
+	    "# TYPE dgramd_start_time_seconds gauge\ndgramd_start_time_seconds %lld\n"
+	    "# HELP dgramd_config_last_reload_successful 0 when the last reload was rejected.\n"
+	    "# TYPE dgramd_config_last_reload_successful gauge\n"
+	    "dgramd_config_last_reload_successful %d\n"
+	    "# HELP dgramd_sockets The sockets dgramd serves.\n# TYPE dgramd_sockets gauge\n"
+	    "dgramd_sockets %zu\n", DGRAMD_VERSION, (long long)d->started,
+	    d->reload_time == 0 || d->reload_ok ? 1 : 0, d->n_slots);
+	statsview_prometheus(walk, d, out);
+}
+
+/* The counters of one socket that the tables show. */
+struct row {
+	const char	*socket;
+	const char	*target;
+	uint64_t	 v[8];
+};
+
+enum { R_RECEIVED, R_BYTES, R_DROPPED, R_SENT, R_SEND_ERR, R_QUEUED, R_UP, R_TDROP };
+
+static void
+row_sample(void *userdata, const struct stat_sample *s)
+{
+	struct row *r = userdata;
+	const char *sock = stats_label(s, "socket");
+	const char *key = s->desc->key != NULL ? s->desc->key : "";
+	const char *target = stats_label(s, "target");
+
+	if (sock == NULL || strcmp(sock, r->socket) != 0)
+		return;
+	if (r->target != NULL) {
+		if (target == NULL || strcmp(target, r->target) != 0)
+			return;
+		if (strcmp(key, "fwd.sent") == 0)
+			r->v[R_SENT] += s->value;
+		else if (strcmp(key, "fwd.errors") == 0)
+			r->v[R_SEND_ERR] += s->value;
+		else if (strcmp(key, "fwd.queued") == 0)
+			r->v[R_QUEUED] += s->value;
+		else if (strcmp(key, "fwd.dropped") == 0)
+			r->v[R_TDROP] += s->value;
+		else if (strcmp(s->desc->name, "dgramd_forward_target_up") == 0)
+			r->v[R_UP] = s->value;
+		return;
+	}
+	if (target != NULL || stats_label(s, "handler") != NULL)
+		return;
+	if (strcmp(key, "received") == 0)
+		r->v[R_RECEIVED] = s->value;
+	else if (strcmp(key, "bytes") == 0)
+		r->v[R_BYTES] = s->value;
+	else if (strcmp(key, "sent") == 0)
+		r->v[R_SENT] = s->value;
+	else if (strcmp(key, "send_errors") == 0)
+		r->v[R_SEND_ERR] = s->value;
+	else if (strcmp(key, "queued") == 0)
+		r->v[R_QUEUED] = s->value;
+	else if (s->desc->role == STAT_ROLE_LOST)
+		r->v[R_DROPPED] += s->value;
+}
+
+void
+daemon_sockets_write(const struct daemon *d, struct strbuf *out)
+{
+	char addr[ADDR_STRLEN];
+	size_t i, k;
+
+	strbuf_printf(out, "%-16s %-10s %-28s %-20s %12s %14s %10s %10s\n", "NAME", "TYPE",
+	    "ADDRESS", "HANDLERS", "RECEIVED", "BYTES", "SENT", "DROPPED");
+	for (i = 0; i < d->n_slots; i++) {
+		const struct dg_socket *s = d->slots[i].sock;
+		const struct sock_conf *sc = &d->conf->socks[i];
+		struct row r = { .socket = s->name };
+		struct strbuf h = { 0 };
+
+		daemon_stats_visit(d, row_sample, &r);
+		for (k = 0; k < sc->n_handlers; k++)
+			strbuf_printf(&h, "%s%s", k ? "," : "", sc->handlers[k].ops->type);
+		strbuf_printf(out, "%-16s %-10s %-28s %-20s %12llu %14llu %10llu %10llu\n", s->name,
+		    sock_type_to_string(s->type), sock_address(s, addr, sizeof(addr)), strbuf_str(&h),
+		    (unsigned long long)r.v[R_RECEIVED], (unsigned long long)r.v[R_BYTES],
+		    (unsigned long long)r.v[R_SENT], (unsigned long long)r.v[R_DROPPED] +
+		    (unsigned long long)r.v[R_SEND_ERR]);
+		strbuf_free(&h);
+	}
+}
+
+/* Collects the distinct (socket, target) pairs, in visit order. */
+struct target_list {
+	struct strbuf	 out;
+	const struct daemon *d;
+	char		*last;	/* "socket\ttarget" of the last row written */
+};
+
+static void
+target_sample(void *userdata, const struct stat_sample *s)
+{
+	struct target_list *tl = userdata;
+	const char *sock = stats_label(s, "socket");
+	const char *target = stats_label(s, "target");
+	struct row r = { 0 };
+	char *pair;
+
+	if (sock == NULL || target == NULL)
+		return;
+	if (asprintf(&pair, "%s\t%s", sock, target) < 0)
+		return;
+	if (tl->last != NULL && strcmp(tl->last, pair) == 0) {
+		free(pair);
+		return;
+	}
+	free(tl->last);
+	tl->last = pair;
+	r.socket = sock;
+	r.target = target;
+	r.v[R_UP] = 1;
+	/* A second walk for this pair's counters (a handful of targets). */
+	daemon_stats_visit(tl->d, row_sample, &r);
+	strbuf_printf(&tl->out, "%-16s %-32s %-5s %10llu %10llu %8llu %10llu\n", sock, target,
+	    r.v[R_UP] ? "up" : "down", (unsigned long long)r.v[R_SENT],
+	    (unsigned long long)r.v[R_SEND_ERR], (unsigned long long)r.v[R_QUEUED],
+	    (unsigned long long)r.v[R_TDROP]);
+}
+
+void
+daemon_targets_write(const struct daemon *d, struct strbuf *out)
+{
+	struct target_list tl = { .d = d };
+
+	strbuf_printf(out, "%-16s %-32s %-5s %10s %10s %8s %10s\n", "SOCKET", "TARGET", "STATE",
+	    "SENT", "ERRORS", "QUEUED", "DROPPED");
+	daemon_stats_visit(d, target_sample, &tl);
+	strbuf_printf(out, "%s", strbuf_str(&tl.out));
+	if (tl.out.oom)
+		out->oom = true;
+	strbuf_free(&tl.out);
+	free(tl.last);
 }

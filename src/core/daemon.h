@@ -36,5 +36,17 @@ struct daemon	*daemon_free(struct daemon *d);
 void	daemon_stats_visit(const struct daemon *d, stats_sample_fn fn, void *userdata);
 /* Reloads the config now (what SIGHUP does); 0 or -errno (nothing changed). */
 int	daemon_reload(struct daemon *d);
+/* Reopens every log file (what SIGUSR1 does). */
+void	daemon_reopen(struct daemon *d);
+
+struct strbuf;
+/* For the control socket and /metrics: text, appended to out. */
+void	daemon_status_write(const struct daemon *d, struct strbuf *out);
+/* "reloaded FILE (N sockets)" after a good reload, else why it failed. */
+void	daemon_reload_result(const struct daemon *d, struct strbuf *out);
+void	daemon_json_write(const struct daemon *d, struct strbuf *out);
+void	daemon_prometheus_write(const struct daemon *d, struct strbuf *out);
+void	daemon_sockets_write(const struct daemon *d, struct strbuf *out);
+void	daemon_targets_write(const struct daemon *d, struct strbuf *out);
 
 #endif

@@ -79,6 +79,8 @@ stats_line_sample(void *userdata, const struct stat_sample *s)
 	struct strbuf *sb = userdata;
 	const char *key = s->desc->key, *dot;
 
+	if (key == NULL)
+		return;
 	dot = s->instance != NULL ? strchr(key, '.') : NULL;
 	if (dot != NULL)
 		strbuf_printf(sb, " %.*s.%s%s=%llu", (int)(dot - key), key, s->instance, dot,

@@ -36,12 +36,17 @@ struct stat_desc {
 	 * The stats line key, e.g. "received" or "fwd.sent"; a sample of an
 	 * instance carries its value after the first part: "fwd.TARGET.sent".
 	 */
-	const char	*key;
+	const char	*key;	/* NULL: a metric only, not on the stats line */
 	enum stat_role	 role;
+	/* A label every sample of this desc carries (reason="truncated"), or none. */
+	struct stat_fixed_label {
+		const char	*name;
+		const char	*value;
+	} fixed;
 };
 
 struct stat_label {
-	const char	*name;	/* "socket", "handler", "target", "index" */
+	const char	*name;	/* "socket", "handler", "file", "target", "index" */
 	const char	*value;
 };
 

@@ -113,11 +113,11 @@ echo_handle(struct handler *h, const struct dgram *d)
 
 static const struct stat_desc no_peer_desc = {
 	"dgramd_echo_no_peer_total", "Datagrams from unbound unix senders: nowhere to answer.",
-	STAT_COUNTER, "echo.no_peer", STAT_ROLE_NONE,
+	STAT_COUNTER, "echo.no_peer", STAT_ROLE_NONE, { NULL, NULL },
 };
 static const struct stat_desc ignored_desc = {
 	"dgramd_echo_ignored_total", "Datagrams from an ignored source port, not answered.",
-	STAT_COUNTER, "echo.ignored", STAT_ROLE_NONE,
+	STAT_COUNTER, "echo.ignored", STAT_ROLE_NONE, { NULL, NULL },
 };
 
 static void

@@ -741,14 +741,17 @@ fwd_start(struct handler *h, struct handler *old)
 }
 
 static const struct stat_desc fwd_descs[] = {
-	{ "dgramd_forward_sent_total", "Datagrams sent to the target.", STAT_COUNTER,
-	  "fwd.sent", STAT_ROLE_NONE },
+	{ "dgramd_forward_sent_datagrams_total", "Datagrams sent to the target.", STAT_COUNTER,
+	  "fwd.sent", STAT_ROLE_NONE, { NULL, NULL } },
 	{ "dgramd_forward_errors_total", "Sends to the target that failed.", STAT_COUNTER,
-	  "fwd.errors", STAT_ROLE_NONE },
+	  "fwd.errors", STAT_ROLE_NONE, { NULL, NULL } },
 	{ "dgramd_forward_queued", "Datagrams waiting for the target's socket.", STAT_GAUGE,
-	  "fwd.queued", STAT_ROLE_NONE },
-	{ "dgramd_forward_dropped_total", "Datagrams for the target dropped (queue full, "
-	  "name not resolved).", STAT_COUNTER, "fwd.dropped", STAT_ROLE_NONE },
+	  "fwd.queued", STAT_ROLE_NONE, { NULL, NULL } },
+	{ "dgramd_forward_dropped_datagrams_total", "Datagrams for the target dropped (queue full, "
+	  "name not resolved).", STAT_COUNTER, "fwd.dropped", STAT_ROLE_NONE, { NULL, NULL } },
+	/* Metrics only (no stats line key): 1 while the target has an address. */
+	{ "dgramd_forward_target_up", "1 when the target can be sent to (its name resolved), "
+	  "else 0.", STAT_GAUGE, NULL, STAT_ROLE_NONE, { NULL, NULL } },
 };
 
 static void
@@ -761,7 +764,8 @@ fwd_stats(const struct handler *h, struct stats_visitor *v)
 		return;
 	for (i = 0; i < f->n; i++) {
 		const struct target *t = &f->t[i];
-		const uint64_t values[] = { t->sent, t->errors, txq_queued(t->txq), t->dropped };
+		const uint64_t values[] = { t->sent, t->errors, txq_queued(t->txq), t->dropped,
+					    t->resolved ? 1 : 0 };
 
 		for (k = 0; k < ARRAY_SIZE(fwd_descs); k++)
 			stats_put_instance(v, &fwd_descs[k], "target", t->key, values[k]);

@@ -472,14 +472,14 @@ log_reopen(struct handler *h)
 }
 
 static const struct stat_desc log_descs[] = {
-	{ "dgramd_log_written_total", "Lines written.", STAT_COUNTER, "log.written",
-	  STAT_ROLE_NONE },
+	{ "dgramd_log_lines_written_total", "Lines written.", STAT_COUNTER, "log.written",
+	  STAT_ROLE_NONE, { NULL, NULL } },
 	{ "dgramd_log_write_errors_total", "Writes that failed.", STAT_COUNTER,
-	  "log.write_errors", STAT_ROLE_NONE },
-	{ "dgramd_log_dropped_total", "Lines dropped while the output buffer was full.",
-	  STAT_COUNTER, "log.dropped", STAT_ROLE_NONE },
-	{ "dgramd_log_filtered_total", "Lines the handler's filters rejected.",
-	  STAT_COUNTER, "log.filtered", STAT_ROLE_NONE },
+	  "log.write_errors", STAT_ROLE_NONE, { NULL, NULL } },
+	{ "dgramd_log_dropped_lines_total", "Lines dropped while the output buffer was full.",
+	  STAT_COUNTER, "log.dropped", STAT_ROLE_NONE, { NULL, NULL } },
+	{ "dgramd_log_filtered_lines_total", "Lines the handler's filters rejected.",
+	  STAT_COUNTER, "log.filtered", STAT_ROLE_NONE, { NULL, NULL } },
 };
 
 static void
@@ -502,11 +502,13 @@ log_stats(const struct handler *h, struct stats_visitor *v)
 			n++;
 	/* One log handler: "log.written="; several: "log.INDEX.written=". */
 	snprintf(index, sizeof(index), "%u", h->index);
+	stats_push_label(v, "file", ((const struct log_conf *)h->conf)->file);
 	for (i = 0; i < ARRAY_SIZE(log_descs); i++)
 		if (n > 1)
 			stats_put_instance(v, &log_descs[i], "index", index, values[i]);
 		else
 			stats_put(v, &log_descs[i], values[i]);
+	stats_pop_label(v);
 }
 
 /* --- per datagram ---------------------------------------------------------- */

@@ -312,11 +312,11 @@ route_reopen(struct route *rt)
 
 static const struct stat_desc rl_senders_desc = {
 	"dgramd_rate_limit_senders", "Senders in the per-sender rate limit table.", STAT_GAUGE,
-	"rate_limit.senders", STAT_ROLE_NONE,
+	"rate_limit.senders", STAT_ROLE_NONE, { NULL, NULL },
 };
 static const struct stat_desc rl_capacity_desc = {
 	"dgramd_rate_limit_capacity", "Senders the per-sender rate limit table can hold.",
-	STAT_GAUGE, "rate_limit.capacity", STAT_ROLE_NONE,
+	STAT_GAUGE, "rate_limit.capacity", STAT_ROLE_NONE, { NULL, NULL },
 };
 
 void

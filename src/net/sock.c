@@ -886,27 +886,37 @@ sock_reply(struct dg_socket *s, const struct dgram *d)
 	return 0;
 }
 
-#define SOCK_COUNTER(field, what, role) \
-	{ "dgramd_socket_" #field "_total", what, STAT_COUNTER, #field, role }
+/*
+ * The socket's counters, in the order of the stats line. The families
+ * are the metrics' names; the four kinds of receive drop are one family
+ * with a "reason" label.
+ */
+#define SOCK_DROP(field, reason) \
+	{ "dgramd_socket_dropped_datagrams_total", "Datagrams received and dropped, by reason.", \
+	  STAT_COUNTER, #field, STAT_ROLE_LOST, { "reason", reason } }
 
-/* The socket's counters, in the order of the stats line. */
 static const struct stat_desc sock_descs[] = {
-	SOCK_COUNTER(received, "Datagrams read, truncated ones included.", STAT_ROLE_RECEIVED),
-	SOCK_COUNTER(bytes, "Bytes of the datagrams read.", STAT_ROLE_NONE),
-	SOCK_COUNTER(truncated, "Datagrams larger than max_size, dropped.", STAT_ROLE_LOST),
-	SOCK_COUNTER(denied, "Datagrams from senders not allowed, dropped.", STAT_ROLE_LOST),
-	SOCK_COUNTER(limited, "Datagrams over the rate limit, dropped.", STAT_ROLE_LOST),
-	SOCK_COUNTER(kernel_drops, "Datagrams the kernel dropped on a full receive buffer.",
-	    STAT_ROLE_LOST),
-	SOCK_COUNTER(sent, "Datagrams the socket's handlers sent (replies, forwarded copies).",
-	    STAT_ROLE_NONE),
-	SOCK_COUNTER(send_errors, "Sends that failed.", STAT_ROLE_LOST),
-	SOCK_COUNTER(dropped, "Datagrams to send dropped on a full queue.", STAT_ROLE_LOST),
+	{ "dgramd_socket_received_datagrams_total", "Datagrams read, truncated ones included.",
+	  STAT_COUNTER, "received", STAT_ROLE_RECEIVED, { NULL, NULL } },
+	{ "dgramd_socket_received_bytes_total", "Bytes of the datagrams read.", STAT_COUNTER,
+	  "bytes", STAT_ROLE_NONE, { NULL, NULL } },
+	SOCK_DROP(truncated, "truncated"),
+	SOCK_DROP(denied, "denied"),
+	SOCK_DROP(limited, "limited"),
+	SOCK_DROP(kernel_drops, "kernel"),
+	{ "dgramd_socket_sent_datagrams_total",
+	  "Datagrams the socket's handlers sent (replies, forwarded copies).", STAT_COUNTER,
+	  "sent", STAT_ROLE_NONE, { NULL, NULL } },
+	{ "dgramd_socket_send_errors_total", "Sends that failed.", STAT_COUNTER, "send_errors",
+	  STAT_ROLE_LOST, { NULL, NULL } },
+	{ "dgramd_socket_send_dropped_datagrams_total",
+	  "Datagrams to send dropped on a full queue.", STAT_COUNTER, "dropped", STAT_ROLE_LOST,
+	  { NULL, NULL } },
 };
 
 static const struct stat_desc sock_queued_desc = {
 	"dgramd_socket_queued", "Replies waiting for the socket to be writable.", STAT_GAUGE,
-	"queued", STAT_ROLE_NONE,
+	"queued", STAT_ROLE_NONE, { NULL, NULL },
 };
 
 void

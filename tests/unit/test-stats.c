@@ -15,13 +15,13 @@
 
 static const struct stat_desc rx_desc = {
 	"dgramd_socket_received_total", "Datagrams read.", STAT_COUNTER, "received",
-	STAT_ROLE_RECEIVED,
+	STAT_ROLE_RECEIVED, { NULL, NULL },
 };
 static const struct stat_desc lost_desc = {
-	"dgramd_socket_dropped_total", "Dropped.", STAT_COUNTER, "dropped", STAT_ROLE_LOST,
+	"dgramd_socket_dropped_total", "Dropped.", STAT_COUNTER, "dropped", STAT_ROLE_LOST, { NULL, NULL },
 };
 static const struct stat_desc q_desc = {
-	"dgramd_forward_queued", "Waiting.", STAT_GAUGE, "fwd.queued", STAT_ROLE_NONE,
+	"dgramd_forward_queued", "Waiting.", STAT_GAUGE, "fwd.queued", STAT_ROLE_NONE, { NULL, NULL },
 };
 
 /* Records the samples it is shown, as text: "name{l=v,...} value". */
@@ -105,7 +105,7 @@ START_TEST(test_line_view)
 	struct strbuf sb = { 0 };
 	struct stats_visitor v;
 	static const struct stat_desc written = {
-		"dgramd_log_written_total", "Lines.", STAT_COUNTER, "log.written", STAT_ROLE_NONE,
+		"dgramd_log_written_total", "Lines.", STAT_COUNTER, "log.written", STAT_ROLE_NONE, { NULL, NULL },
 	};
 
 	stats_visitor_init(&v, stats_line_sample, &sb);
