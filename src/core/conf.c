@@ -1034,9 +1034,9 @@ parse_control(config_setting_t *root, struct conf *c, struct conf_err *err)
 	if (r < 0)
 		return r;
 	if (r > 0 && *v != '\0') {
-		if (*v != '/')
+		if (*v == '@')
 			return conf_err_set(err, config_setting_get_member(root, "control_socket"),
-			    "must be an absolute path, got \"%.60s\"", v);
+			    "must be a path (the file's mode guards it), got \"%.60s\"", v);
 		if (addr_unix(v, &a, &len) < 0)
 			return conf_err_set(err, config_setting_get_member(root, "control_socket"),
 			    "path too long (at most %zu bytes)", sizeof(a.un.sun_path) - 1);

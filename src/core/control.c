@@ -337,7 +337,7 @@ open_control(struct control *ctl, const struct conf *c, int *ret_fd)
 		goto fail;
 	}
 	if (chmod(c->control_socket, (mode_t)c->control_mode) < 0 ||
-	    listen(fd, CTLSRV_MAX_CLIENTS) < 0) {
+	    listen(fd, CTLSRV_BACKLOG) < 0) {
 		r = -errno;
 		log_error_errno(r, "control_socket %s: %m", c->control_socket);
 		goto fail;
@@ -363,7 +363,7 @@ open_metrics(const struct conf *c, int *ret_fd, char *name, size_t name_size)
 	if (a.sa.sa_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, &c->metrics_addr.sa, c->metrics_len) < 0 ||
-	    listen(fd, CTLSRV_MAX_CLIENTS) < 0 || getsockname(fd, &a.sa, &len) < 0) {
+	    listen(fd, CTLSRV_BACKLOG) < 0 || getsockname(fd, &a.sa, &len) < 0) {
 		r = -errno;
 		log_error_errno(r, "metrics_listen %s: cannot listen: %m", c->metrics_text);
 		safe_close(fd);

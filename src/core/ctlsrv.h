@@ -17,6 +17,8 @@
 #define CTLSRV_MAX_CLIENTS	16
 #define CTLSRV_MAX_REQUEST	4096
 #define CTLSRV_IDLE_MS		2000
+/* Connections the kernel holds until they are accepted (a burst waits, then is served or told "busy"). */
+#define CTLSRV_BACKLOG		128
 
 struct reactor;
 struct strbuf;

@@ -981,8 +981,15 @@ daemon_reload_result(const struct daemon *d, struct strbuf *out)
 	if (d->reload_ok)
 		strbuf_printf(out, "reloaded %s (%zu socket%s)\n", d->file, d->n_slots,
 		    d->n_slots == 1 ? "" : "s");
-	else
-		strbuf_printf(out, "%s\n", d->reload_error[0] ? d->reload_error : "reload failed");
+	else {
+		/* The error itself first (FILE:LINE: setting: message), as -t prints it. */
+		static const char kept[] = "reload failed, old configuration kept: ";
+		const char *why = d->reload_error[0] ? d->reload_error : "reload failed";
+
+		if (strncmp(why, kept, sizeof(kept) - 1) == 0)
+			why += sizeof(kept) - 1;
+		strbuf_printf(out, "%s\nthe running configuration stays in force\n", why);
+	}
 }
 
 void

@@ -20,7 +20,7 @@ def have(tool):
 
 
 def test_man_pages_lint_clean():
-    for page in ("man/dgramd.8", "man/dgramd.conf.5"):
+    for page in ("man/dgramd.8", "man/dgramd.conf.5", "man/dgramctl.8"):
         p = subprocess.run(["groff", "-man", "-ww", "-z", page], cwd=ROOT,
                            capture_output=True, text=True)
         eq(p.returncode, 0, page)
@@ -62,7 +62,8 @@ def test_install_and_uninstall():
                         "SYSTEMDUNITDIR=" + unitdir], cwd=ROOT, capture_output=True,
                        text=True, env=env)
     eq(p.returncode, 0, p.stderr)
-    want = ["usr/sbin/dgramd", "usr/share/man/man8/dgramd.8",
+    want = ["usr/sbin/dgramd", "usr/sbin/dgramctl", "usr/share/man/man8/dgramd.8",
+            "usr/share/man/man8/dgramctl.8",
             "usr/share/man/man5/dgramd.conf.5", "etc/dgramd/dgramd.conf",
             "etc/logrotate.d/dgramd", unitdir[1:] + "/dgramd.service",
             unitdir[1:] + "/dgramd@.service", unitdir[1:] + "/dgramd.socket"]
@@ -108,9 +109,12 @@ def test_readme_tour():
             return "skip"
     t = tempfile.mkdtemp(prefix="dgramd-tour-")
     os.mkdir(os.path.join(t, "run"))
+    # The tour runs ./dgramctl from the checkout's top.
+    os.symlink(os.path.join(ROOT, "dgramctl"), os.path.join(t, "dgramctl"))
     readme = open(os.path.join(ROOT, "README.md")).read()
     blocks = re.findall(r"```sh\n(.*?)```", readme, re.S)
-    tour = [b for b in blocks if "socat" in b or "logger" in b or "python3 -c" in b]
+    tour = [b for b in blocks if "socat" in b or "logger" in b or "python3 -c" in b or
+            "./dgramctl -s run/control" in b]
     check(len(tour) >= 2, "the tour's command blocks")
     # dgramd resolves relative paths from its working directory: start it in t.
     p = subprocess.Popen([DGRAMD, "-c", os.path.join(ROOT, "conf", "dgramd.local.conf")],
