@@ -17,8 +17,11 @@ PY=python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-runs=("$PY tests/integration/t_forward.py" "$PY tests/integration/t_docs.py"
-      "$PY tests/integration/t_forward_faults.py" "$PY tests/integration/t_reload.py")
+# t_docs.py: the -t run on every shipped config (which resolves their names).
+runs=("$PY tests/integration/t_forward.py"
+      "$PY tests/integration/t_docs.py test_every_shipped_config_checks"
+      "$PY tests/integration/t_forward_faults.py" "$PY tests/integration/t_reload.py"
+      "$PY tests/integration/t_control.py test_real_prometheus_scrapes_the_counts")
 for b in ${UNIT_BINS:-}; do
 	case "$b" in */test-resolve) runs+=("env CK_FORK=no $b") ;; esac
 done
@@ -41,7 +44,7 @@ else
 fi
 
 for r in "${runs[@]}"; do
-	name=$(basename "${r##* }")
+	name=$(basename "$(echo "$r" | awk '{ print ($2 ~ /^tests\//) ? $2 : $NF }')")
 	trace="$tmp/$name.trace"
 	# -qq: no attach/exit noise; -v: whole sendmmsg vectors, every address.
 	# shellcheck disable=SC2086
