@@ -11,7 +11,7 @@
 VERSION		= 0.1.0
 CC		?= cc
 PKG_CONFIG	?= pkg-config
-PKGS		= libconfig
+PKGS		= libconfig libsystemd
 
 PREFIX		?= /usr/local
 SBINDIR		?= $(PREFIX)/sbin
@@ -101,7 +101,7 @@ run: dgramd
 deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-	    build-essential pkg-config libconfig-dev check \
+	    build-essential pkg-config libconfig-dev libsystemd-dev check \
 	    python3 socat bsdutils util-linux procps iproute2 systemd strace cppcheck clang-tidy \
 	    groff-base mandoc clang libclang-rt-14-dev nodejs faketime
 

@@ -56,7 +56,7 @@ if command -v clang-tidy >/dev/null 2>&1; then
 		# clang-tidy exits 0 on warnings: count the lines that name a check.
 		clang-tidy -quiet "$f" -checks="$CHECKS" -header-filter='/src/[^/]*/[^/]*\.h$' \
 		    -- -std=gnu11 -D_GNU_SOURCE -DDGRAMD_VERSION=\"lint\" $(for d in src/*/; do printf -- '-I%s ' "${d%/}"; done) \
-		    $(pkg-config --cflags libconfig 2>/dev/null) >"$out" 2>/dev/null
+		    $(pkg-config --cflags libconfig libsystemd 2>/dev/null) >"$out" 2>/dev/null
 		rc=$?
 		n=$(grep -cE ': (warning|error): .*\[[A-Za-z0-9.,_-]+\]$' "$out")
 		if [ "$n" -gt 0 ] || [ $rc -ne 0 ]; then

@@ -949,6 +949,23 @@ conf_free(struct conf *c)
 	return NULL;
 }
 
+bool
+sock_conf_wants_cred(const struct sock_conf *c)
+{
+	size_t i;
+
+	if (c->type != SOCK_T_UNIX)
+		return false;
+	if (c->allow_uids != NULL || c->allow_gids != NULL ||
+	    (c->rate_limit.set && c->rate_limit.per_source))
+		return true;
+	for (i = 0; i < c->n_handlers; i++)
+		if (c->handlers[i].ops->wants_cred != NULL &&
+		    c->handlers[i].ops->wants_cred(c->handlers[i].conf))
+			return true;
+	return false;
+}
+
 static bool
 udp_wildcard(const struct sock_conf *c)
 {

@@ -115,6 +115,14 @@ int	conf_load_string(const char *text, const char *name, struct conf **ret,
 /* Frees a config and everything it owns; accepts NULL; returns NULL. */
 struct conf	*conf_free(struct conf *c);
 
+/*
+ * True when something reads a unix sender's credentials on socket c:
+ * allow_uids/allow_gids, a per-sender rate limit (keyed by uid), or a
+ * handler (json lines, forward's hash mode). Only then is SO_PASSCRED on,
+ * which costs both sides of every datagram.
+ */
+bool	sock_conf_wants_cred(const struct sock_conf *c);
+
 /* The socket named name, or NULL. */
 const struct sock_conf	*conf_find_sock(const struct conf *c, const char *name);
 /* True when a and b bind the same thing (type, address, port or path). */

@@ -49,7 +49,6 @@ struct daemon {
 	/* Sockets passed by systemd that no config socket uses now. */
 	struct activation_fd	*spare;
 	size_t			 n_spare;
-	struct reactor_watch	*watchdog;
 	struct reactor_watch	*status_timer;
 	/* The sockets dgramd bound itself and keeps in systemd's fd store. */
 	struct fdstore		*fdstore;
@@ -313,13 +312,6 @@ on_status_timer(void *userdata)
 }
 
 static void
-on_watchdog(void *userdata)
-{
-	(void)userdata;
-	activation_notify("WATCHDOG=1");
-}
-
-static void
 on_signal(int signo, void *userdata)
 {
 	struct daemon *d = userdata;
@@ -476,14 +468,12 @@ setup_signals(struct daemon *d)
 static int
 setup_timers(struct daemon *d)
 {
-	uint64_t wd = activation_watchdog_usec();
 	int r;
 
-	if (wd > 0) {
-		r = reactor_add_timer(d->reactor, MAX(wd / 2000, 1), on_watchdog, d, &d->watchdog);
-		if (r < 0)
-			return r;
-	}
+	/* sd-event pings the watchdog itself when WatchdogSec= is set. */
+	r = reactor_set_watchdog(d->reactor);
+	if (r < 0)
+		return r;
 	if (activation_has_notify())
 		return reactor_add_timer(d->reactor, 5000, on_status_timer, d, &d->status_timer);
 	return 0;

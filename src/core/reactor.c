@@ -1,40 +1,43 @@
 /*
- * reactor.c: a small level-triggered epoll loop. Watchers live in
- * epoll's data.ptr; a deleted watcher is only marked during a batch of
- * events and freed when the batch ends, so a callback may remove any
- * watcher (its own included) without the loop touching freed memory.
+ * reactor.c: the event loop, on systemd's sd-event. The only file that
+ * includes <systemd/sd-event.h>; the rest of dgramd sees watchers,
+ * signals, timers and before-sleep hooks (reactor.h).
+ *
+ * A watcher wraps one sd_event_source. Deleting it disables and unrefs the
+ * source; sd-event keeps a source that is being dispatched alive until its
+ * callback returns, and the wrapper is freed by the source's destroy
+ * callback, so a callback may remove any watcher (its own included).
+ *
+ * The before-sleep hooks run from a prepare callback, which sd-event calls
+ * at the start of every iteration, before it polls. Its host is a timer
+ * that never elapses (sd-event runs prepare callbacks of enabled sources
+ * only, and a timer at infinity is enabled but never pending).
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
-#include <sys/timerfd.h>
-#include <unistd.h>
+#include <systemd/sd-event.h>
+#include <time.h>
 
 #include "reactor.h"
 #include "util.h"
 
-enum watch_kind { W_FD, W_TIMER, W_SIGNAL };
+/* Timers may fire up to 1 ms late, so sd-event can coalesce wakeups. */
+#define TIMER_ACCURACY_USEC	1000
 
 struct reactor_watch {
-	enum watch_kind		 kind;
-	int			 fd;
-	uint32_t		 events;
-	bool			 deleted;
+	struct reactor		*r;
+	sd_event_source		*src;
+	uint32_t		 events;	/* fd watchers: the interest */
+	uint64_t		 interval_usec;	/* timers: the period */
 	reactor_fd_fn		 fd_cb;
 	reactor_fn		 cb;
+	reactor_signal_fn	 sig_cb;
 	void			*userdata;
-	struct reactor_watch	*next_dead;
-	struct reactor_watch	*next;	/* all live watchers, for reactor_free */
+	struct reactor_watch	*next;		/* all live watchers, for reactor_free */
 	struct reactor_watch	*prev;
-};
-
-struct sig_entry {
-	int			 signo;
-	reactor_signal_fn	 cb;
-	void			*userdata;
 };
 
 struct hook {
@@ -43,47 +46,60 @@ struct hook {
 };
 
 struct reactor {
-	int			 epfd;
-	bool			 stopped;
+	sd_event		*event;
 	struct reactor_watch	*watches;
-	struct reactor_watch	*dead;
-	struct reactor_watch	*sigwatch;
-	sigset_t		 sigmask;
-	struct sig_entry	*sigs;
-	size_t			 n_sigs;
+	sd_event_source		*hook_host;	/* carries the prepare callback */
 	struct hook		*hooks;
 	size_t			 n_hooks;
 };
+
+static int
+run_hooks(sd_event_source *s, void *userdata)
+{
+	struct reactor *r = userdata;
+	size_t i;
+
+	(void)s;
+	for (i = 0; i < r->n_hooks; i++)
+		r->hooks[i].cb(r->hooks[i].userdata);
+	return 0;
+}
+
+static int
+never(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	(void)s;
+	(void)usec;
+	(void)userdata;
+	return 0;
+}
 
 int
 reactor_new(struct reactor **ret)
 {
 	struct reactor *r;
+	int rc;
 
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return -ENOMEM;
-	r->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (r->epfd < 0) {
-		int e = -errno;
-
+	rc = sd_event_new(&r->event);
+	if (rc < 0) {
 		free(r);
-		return e;
+		return rc;
 	}
-	sigemptyset(&r->sigmask);
+	rc = sd_event_add_time(r->event, &r->hook_host, CLOCK_MONOTONIC, UINT64_MAX, 0, never,
+	    r);
+	if (rc == 0)
+		rc = sd_event_source_set_enabled(r->hook_host, SD_EVENT_ON);
+	if (rc == 0)
+		rc = sd_event_source_set_prepare(r->hook_host, run_hooks);
+	if (rc < 0) {
+		reactor_free(r);
+		return rc;
+	}
 	*ret = r;
 	return 0;
-}
-
-static void
-free_dead(struct reactor *r)
-{
-	struct reactor_watch *w;
-
-	while ((w = r->dead) != NULL) {
-		r->dead = w->next_dead;
-		free(w);
-	}
 }
 
 static void
@@ -98,62 +114,88 @@ unlink_watch(struct reactor *r, struct reactor_watch *w)
 	w->next = w->prev = NULL;
 }
 
+/* Frees the wrapper once sd-event lets go of the source. */
+static void
+watch_destroyed(void *userdata)
+{
+	free(userdata);
+}
+
+/* Stops w: the source is disabled now and freed with w when sd-event allows. */
+static void
+del_watch(struct reactor_watch *w)
+{
+	sd_event_source *src = w->src;
+
+	unlink_watch(w->r, w);
+	/* The destroy callback frees w: src is the last thing read from it. */
+	(void)sd_event_source_disable_unref(src);
+}
+
 struct reactor *
 reactor_free(struct reactor *r)
 {
-	struct reactor_watch *w;
-
 	if (r == NULL)
 		return NULL;
-	while ((w = r->watches) != NULL) {
-		/* Unlink the head inline: its prev is always NULL. */
-		r->watches = w->next;
-		if (r->watches != NULL)
-			r->watches->prev = NULL;
-		if (w->kind != W_FD)
-			safe_close(w->fd);
-		free(w);
-	}
-	free_dead(r);
+	while (r->watches != NULL)
+		del_watch(r->watches);
+	(void)sd_event_source_disable_unref(r->hook_host);
 	/*
-	 * The signals stay blocked: a second SIGTERM that arrives while the
-	 * daemon is stopping must not kill it with its default action (the
-	 * exit status is the contract). The process exits with them pending.
+	 * The signals stay blocked: a stop signal arriving while the daemon
+	 * shuts down must wait for the exit, not kill the process.
 	 */
-	free(r->sigs);
+	sd_event_unref(r->event);
 	free(r->hooks);
-	safe_close(r->epfd);
 	free(r);
 	return NULL;
 }
 
-/* Registers fd; returns the new watcher, or NULL with *ret_err = -errno. */
+/* A new watcher in r's list, or NULL. */
 static struct reactor_watch *
-add_watch(struct reactor *r, enum watch_kind kind, int fd, uint32_t events, int *ret_err)
+new_watch(struct reactor *r, void *userdata)
 {
-	struct epoll_event ev = { 0 };
 	struct reactor_watch *w;
 
 	w = calloc(1, sizeof(*w));
-	if (w == NULL) {
-		*ret_err = -ENOMEM;
+	if (w == NULL)
 		return NULL;
-	}
-	w->kind = kind;
-	w->fd = fd;
-	w->events = events;
-	ev.events = events;
-	ev.data.ptr = w;
-	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		*ret_err = errno > 0 ? -errno : -EIO;
+	w->r = r;
+	w->userdata = userdata;
+	return w;
+}
+
+/* Ties w to its new source src (or frees w after a failure rc). */
+static int
+attach_watch(struct reactor *r, struct reactor_watch *w, int rc, struct reactor_watch **ret)
+{
+	if (rc == 0)
+		rc = sd_event_source_set_destroy_callback(w->src, watch_destroyed);
+	if (rc < 0) {
+		if (w->src != NULL)
+			(void)sd_event_source_disable_unref(w->src);	/* no destroy cb yet */
 		free(w);
-		return NULL;
+		return rc;
 	}
 	w->next = r->watches;
 	if (w->next != NULL)
 		w->next->prev = w;
 	r->watches = w;
-	return w;
+	if (ret != NULL)
+		*ret = w;
+	return 0;
+}
+
+static int
+on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct reactor_watch *w = userdata;
+
+	(void)s;
+	/* Deliver only what is still asked for (libuv uv__io_poll). */
+	revents &= w->events | EPOLLERR | EPOLLHUP;
+	if (revents != 0)
+		w->fd_cb(w, fd, revents, w->userdata);
+	return 0;
 }
 
 int
@@ -161,82 +203,77 @@ reactor_add_fd(struct reactor *r, int fd, uint32_t events, reactor_fd_fn cb,
     void *userdata, struct reactor_watch **ret)
 {
 	struct reactor_watch *w;
-	int rc;
 
-	w = add_watch(r, W_FD, fd, events, &rc);
+	w = new_watch(r, userdata);
 	if (w == NULL)
-		return rc;
+		return -ENOMEM;
+	w->events = events;
 	w->fd_cb = cb;
-	w->userdata = userdata;
-	if (ret != NULL)
-		*ret = w;
-	return 0;
+	return attach_watch(r, w, sd_event_add_io(r->event, &w->src, fd, events, on_io, w), ret);
 }
 
 int
 reactor_mod_fd(struct reactor *r, struct reactor_watch *w, uint32_t events)
 {
-	struct epoll_event ev = { 0 };
+	int rc;
 
+	(void)r;
 	if (w->events == events)
 		return 0;
-	ev.events = events;
-	ev.data.ptr = w;
-	if (epoll_ctl(r->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0)
-		return -errno;
+	rc = sd_event_source_set_io_events(w->src, events);
+	if (rc < 0)
+		return rc;
 	w->events = events;
 	return 0;
-}
-
-static void
-del_watch(struct reactor *r, struct reactor_watch *w)
-{
-	(void)epoll_ctl(r->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-	if (w->kind != W_FD)
-		w->fd = safe_close(w->fd);
-	w->deleted = true;
-	unlink_watch(r, w);
-	w->next_dead = r->dead;
-	r->dead = w;
 }
 
 struct reactor_watch *
 reactor_del_fd(struct reactor *r, struct reactor_watch *w)
 {
-	if (w != NULL && !w->deleted)
-		del_watch(r, w);
+	(void)r;
+	if (w != NULL)
+		del_watch(w);
 	return NULL;
+}
+
+static int
+on_time(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct reactor_watch *w = userdata;
+	uint64_t now = usec, next;
+
+	/* Periodic: the next expiry one period after this one, never in the past. */
+	(void)sd_event_now(sd_event_source_get_event(s), CLOCK_MONOTONIC, &now);
+	next = usec + w->interval_usec;
+	if (next <= now)
+		next = now + w->interval_usec;
+	(void)sd_event_source_set_time(s, next);
+	w->cb(w->userdata);
+	return 0;
 }
 
 int
 reactor_add_timer(struct reactor *r, uint64_t interval_ms, reactor_fn cb,
     void *userdata, struct reactor_watch **ret)
 {
-	struct itimerspec its = { 0 };
 	struct reactor_watch *w;
-	int fd, rc;
+	uint64_t now;
+	int rc;
 
-	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	its.it_interval.tv_sec = (time_t)(interval_ms / 1000);
-	its.it_interval.tv_nsec = (long)(interval_ms % 1000) * 1000000L;
-	its.it_value = its.it_interval;
-	if (timerfd_settime(fd, 0, &its, NULL) < 0) {
-		rc = -errno;
-		safe_close(fd);
+	rc = sd_event_now(r->event, CLOCK_MONOTONIC, &now);
+	if (rc < 0)
 		return rc;
-	}
-	w = add_watch(r, W_TIMER, fd, EPOLLIN, &rc);
-	if (w == NULL) {
-		safe_close(fd);
-		return rc;
-	}
+	w = new_watch(r, userdata);
+	if (w == NULL)
+		return -ENOMEM;
+	w->interval_usec = MAX(interval_ms, 1) * 1000;
 	w->cb = cb;
-	w->userdata = userdata;
-	if (ret != NULL)
-		*ret = w;
-	return 0;
+	rc = sd_event_add_time(r->event, &w->src, CLOCK_MONOTONIC, now + w->interval_usec,
+	    TIMER_ACCURACY_USEC, on_time, w);
+	/* Time sources are one-shot by default; on_time re-arms this one. */
+	if (rc == 0)
+		rc = sd_event_source_set_enabled(w->src, SD_EVENT_ON);
+	return attach_watch(r, w, rc, ret);
 }
 
 struct reactor_watch *
@@ -245,35 +282,39 @@ reactor_del_timer(struct reactor *r, struct reactor_watch *w)
 	return reactor_del_fd(r, w);
 }
 
+static int
+on_sig(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct reactor_watch *w = userdata;
+
+	(void)s;
+	w->sig_cb((int)si->ssi_signo, w->userdata);
+	return 0;
+}
+
 int
 reactor_add_signal(struct reactor *r, int signo, reactor_signal_fn cb, void *userdata)
 {
-	struct sig_entry *s;
-	int fd, rc;
+	struct reactor_watch *w;
+	sigset_t set;
 
-	s = realloc(r->sigs, (r->n_sigs + 1) * sizeof(*s));
-	if (s == NULL)
+	/* sd-event reads signals from a signalfd: they must be blocked first. */
+	sigemptyset(&set);
+	sigaddset(&set, signo);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	w = new_watch(r, userdata);
+	if (w == NULL)
 		return -ENOMEM;
-	r->sigs = s;
-	sigaddset(&r->sigmask, signo);
-	if (sigprocmask(SIG_BLOCK, &r->sigmask, NULL) < 0)
-		return -errno;
-	fd = signalfd(r->sigwatch != NULL ? r->sigwatch->fd : -1, &r->sigmask,
-	    SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (r->sigwatch == NULL) {
-		r->sigwatch = add_watch(r, W_SIGNAL, fd, EPOLLIN, &rc);
-		if (r->sigwatch == NULL) {
-			safe_close(fd);
-			return rc;
-		}
-	}
-	s[r->n_sigs].signo = signo;
-	s[r->n_sigs].cb = cb;
-	s[r->n_sigs].userdata = userdata;
-	r->n_sigs++;
-	return 0;
+	w->sig_cb = cb;
+	return attach_watch(r, w, sd_event_add_signal(r->event, &w->src, signo, on_sig, w),
+	    NULL);
+}
+
+int
+reactor_set_watchdog(struct reactor *r)
+{
+	return sd_event_set_watchdog(r->event, true);
 }
 
 int
@@ -281,7 +322,7 @@ reactor_on_before_sleep(struct reactor *r, reactor_fn cb, void *userdata)
 {
 	struct hook *h;
 
-	h = realloc(r->hooks, (r->n_hooks + 1) * sizeof(*h));
+	h = reallocarray(r->hooks, r->n_hooks + 1, sizeof(*h));
 	if (h == NULL)
 		return -ENOMEM;
 	r->hooks = h;
@@ -306,66 +347,15 @@ reactor_del_before_sleep(struct reactor *r, reactor_fn cb, void *userdata)
 	}
 }
 
-static void
-dispatch_signals(struct reactor *r)
-{
-	struct signalfd_siginfo si;
-	size_t i;
-
-	/*
-	 * One signal per turn: the before-sleep hooks run between two, so a
-	 * stats line asked for after some output was produced reflects it.
-	 * Level-triggered epoll brings us back for the next one.
-	 */
-	if (read(r->sigwatch->fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
-		return;
-	for (i = 0; i < r->n_sigs; i++)
-		if (r->sigs[i].signo == (int)si.ssi_signo)
-			r->sigs[i].cb((int)si.ssi_signo, r->sigs[i].userdata);
-}
-
-static void
-dispatch(struct reactor *r, struct reactor_watch *w, uint32_t events)
-{
-	uint64_t expirations;
-
-	if (w->deleted)
-		return;
-	switch (w->kind) {
-	case W_FD:
-		/* Deliver only what is still asked for (libuv uv__io_poll). */
-		events &= w->events | EPOLLERR | EPOLLHUP;
-		if (events != 0)
-			w->fd_cb(w, w->fd, events, w->userdata);
-		break;
-	case W_TIMER:
-		if (read(w->fd, &expirations, sizeof(expirations)) > 0)
-			w->cb(w->userdata);
-		break;
-	case W_SIGNAL:
-		dispatch_signals(r);
-		break;
-	}
-}
-
 int
 reactor_run_once(struct reactor *r, int timeout_ms)
 {
-	struct epoll_event evs[64];
-	size_t i;
-	int n;
+	int rc;
 
-	for (i = 0; i < r->n_hooks; i++)
-		r->hooks[i].cb(r->hooks[i].userdata);
-	if (r->stopped)
+	rc = sd_event_run(r->event, timeout_ms < 0 ? UINT64_MAX : (uint64_t)timeout_ms * 1000);
+	if (rc == -EINTR)
 		return 0;
-	n = epoll_wait(r->epfd, evs, (int)ARRAY_SIZE(evs), timeout_ms);
-	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
-	for (i = 0; i < (size_t)n; i++)
-		dispatch(r, evs[i].data.ptr, evs[i].events);
-	free_dead(r);
-	return n;
+	return rc < 0 ? rc : rc > 0;
 }
 
 int
@@ -373,17 +363,12 @@ reactor_run(struct reactor *r)
 {
 	int rc;
 
-	r->stopped = false;
-	while (!r->stopped) {
-		rc = reactor_run_once(r, -1);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	rc = sd_event_loop(r->event);
+	return rc < 0 ? rc : 0;
 }
 
 void
 reactor_stop(struct reactor *r)
 {
-	r->stopped = true;
+	(void)sd_event_exit(r->event, 0);
 }

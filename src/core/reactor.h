@@ -1,6 +1,6 @@
 /*
- * reactor.h: the single-threaded event loop (epoll, level-triggered).
- * The only module that knows epoll, signalfd and timerfd.
+ * reactor.h: the single-threaded event loop (sd-event underneath: level-
+ * triggered epoll, signalfd, timerfd). The only module that knows sd-event.
  */
 #ifndef DGRAMD_REACTOR_H
 #define DGRAMD_REACTOR_H
@@ -40,8 +40,18 @@ int	reactor_mod_fd(struct reactor *r, struct reactor_watch *w, uint32_t events);
 /* Stops watching (the fd is not closed); accepts NULL; returns NULL. */
 struct reactor_watch *reactor_del_fd(struct reactor *r, struct reactor_watch *w);
 
-/* Blocks signo and delivers it through the loop (signalfd). */
+/*
+ * Blocks signo and delivers it through the loop (signalfd). It stays
+ * blocked for the life of the process, reactor_free included.
+ */
 int	reactor_add_signal(struct reactor *r, int signo, reactor_signal_fn cb, void *userdata);
+
+/*
+ * Sends systemd's watchdog pings (WATCHDOG=1) from the loop when the
+ * service has WatchdogSec=; returns 1 when they are on, 0 when there is no
+ * watchdog, or -errno.
+ */
+int	reactor_set_watchdog(struct reactor *r);
 
 /* A periodic timer every interval_ms (first expiry after one interval). */
 int	reactor_add_timer(struct reactor *r, uint64_t interval_ms, reactor_fn cb,
@@ -55,12 +65,14 @@ int	reactor_on_before_sleep(struct reactor *r, reactor_fn cb, void *userdata);
 void	reactor_del_before_sleep(struct reactor *r, reactor_fn cb, void *userdata);
 
 /*
- * Runs one turn: before-sleep hooks, one epoll_wait of at most timeout_ms
- * (-1 = forever), the callbacks. Returns the number of events or -errno.
+ * Runs one turn: the before-sleep hooks, a wait of at most timeout_ms
+ * (-1 = forever), then one ready watcher, signal or timer is dispatched.
+ * Returns 1 when something was dispatched, 0 when nothing was, or -errno.
  */
 int	reactor_run_once(struct reactor *r, int timeout_ms);
 /* Runs turns until reactor_stop; returns 0 or -errno. */
 int	reactor_run(struct reactor *r);
+/* Ends reactor_run; the loop cannot be run again after it. */
 void	reactor_stop(struct reactor *r);
 
 #endif

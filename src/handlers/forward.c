@@ -798,6 +798,13 @@ fwd_stop(struct handler *h)
 	h->state = mfree(f);
 }
 
+/* mode "hash" keeps a unix sender (by uid) on one target. */
+static bool
+fwd_wants_cred(const void *conf)
+{
+	return ((const struct fwd_conf *)conf)->mode == FWD_HASH;
+}
+
 const struct handler_ops forward_handler_ops = {
 	.type = "forward",
 	.keys = fwd_keys,
@@ -807,6 +814,7 @@ const struct handler_ops forward_handler_ops = {
 	.validate = fwd_validate,
 	.test = fwd_test,
 	.start = fwd_start,
+	.wants_cred = fwd_wants_cred,
 	.handle = fwd_handle,
 	.end_batch = fwd_end_batch,
 	.stats = fwd_stats,

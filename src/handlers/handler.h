@@ -68,6 +68,11 @@ struct handler_ops {
 	 * (set old->state to NULL then); NULL at first start.
 	 */
 	int	(*start)(struct handler *h, struct handler *old);
+	/*
+	 * Optional: true when handle() reads a unix sender's credentials
+	 * (d->cred); only then does the socket ask the kernel for them.
+	 */
+	bool	(*wants_cred)(const void *conf);
 	/* Handles one datagram; returns 0 or -errno (counted, never fatal). */
 	int	(*handle)(struct handler *h, const struct dgram *d);
 	/* Optional: the end of one receive batch (send what handle() queued). */

@@ -697,6 +697,13 @@ log_handle(struct handler *h, const struct dgram *d)
 	return 0;
 }
 
+/* json lines carry the sender's pid, uid and gid. */
+static bool
+log_wants_cred(const void *conf)
+{
+	return ((const struct log_conf *)conf)->format == LOG_FMT_JSON;
+}
+
 const struct handler_ops log_handler_ops = {
 	.type = "log",
 	.keys = log_keys,
@@ -704,6 +711,7 @@ const struct handler_ops log_handler_ops = {
 	.parse = log_parse,
 	.conf_free = log_conf_free,
 	.start = log_start,
+	.wants_cred = log_wants_cred,
 	.handle = log_handle,
 	.flush = log_flush,
 	.reopen = log_reopen,

@@ -1,13 +1,14 @@
 /*
- * activation.h: the only speaker of the systemd protocols: sockets passed by systemd,
- * readiness and status notification, the watchdog, the fd store.
+ * activation.h: the only speaker of the systemd protocols (through
+ * libsystemd's sd-daemon): sockets passed by systemd, readiness and status
+ * notification, the fd store. The watchdog is the event loop's
+ * (reactor_set_watchdog).
  */
 #ifndef DGRAMD_ACTIVATION_H
 #define DGRAMD_ACTIVATION_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 /*
  * The sockets dgramd puts in systemd's fd store are named with this prefix
@@ -36,8 +37,6 @@ void	activation_fds_free(struct activation_fd *fds, size_t n, bool close_unused)
 void	activation_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* RELOADING=1 with MONOTONIC_USEC, as systemd expects around a reload. */
 void	activation_notify_reloading(void);
-/* The watchdog interval in microseconds, or 0 when there is none. */
-uint64_t	activation_watchdog_usec(void);
 /* True when systemd runs a notify socket (so the fd store may be used). */
 bool	activation_has_notify(void);
 /*

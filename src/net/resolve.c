@@ -10,6 +10,11 @@
  * signals blocked.) The memory a thread touches (struct lookup) is
  * reference counted: resolve_free() may drop a lookup still running,
  * whose thread then frees it. No lock is needed.
+ *
+ * It is the design of systemd's sd-resolve (worker threads answering
+ * through an fd that sd-event watches), which libsystemd does not export:
+ * neither sd-resolve.h nor any sd_resolve_* symbol is part of its public
+ * interface, so dgramd keeps this small version.
  */
 #include <errno.h>
 #include <netdb.h>

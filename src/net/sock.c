@@ -224,8 +224,11 @@ sock_apply_options(struct dg_socket *s, const struct sock_conf *c)
 		r = setopt_int(s->fd, SOL_SOCKET, SO_RXQ_OVFL, 0);
 	if (r < 0 || c->type == SOCK_T_UNIX) {
 		if (r == 0 && c->type == SOCK_T_UNIX) {
-			r = setopt_int(s->fd, SOL_SOCKET, SO_PASSCRED, 1);
-			s->passcred = r == 0;
+			/* Off where nothing reads them: both sides pay for them. */
+			bool cred = sock_conf_wants_cred(c);
+
+			r = setopt_int(s->fd, SOL_SOCKET, SO_PASSCRED, cred);
+			s->passcred = r == 0 && cred;
 		}
 		return r;
 	}

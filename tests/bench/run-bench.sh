@@ -40,7 +40,7 @@
 #   BENCH_LOGDIR      where log handlers write (default /dev/shm if usable)
 #   BENCH_BUDGET      seconds after which remaining runs are skipped (540)
 #   BENCH_GEN_CPU, BENCH_SRV_CPU   cores (default 0 and 1)
-#   BENCH_MEMORY=0    skip the memory figures (idle and peak RSS, see memory())
+#   BENCH_MEMORY=0    skip the memory figures (RSS, PSS, private dirty; memory())
 #   BENCH_RSS_SECS, BENCH_RSS_SIZE   flood per socket there (2 s, 1400 bytes)
 #   BENCH_PROFILE=1   also count syscalls (strace) and user-space
 #                     instructions (callgrind) per datagram; =only: just that
@@ -690,16 +690,41 @@ profile() {
 
 # ---- memory --------------------------------------------------------------
 # dgramd with conf/dgramd.local.conf (its ports moved to free ones, run in a
-# scratch directory): VmRSS when idle, then VmHWM (peak) after every socket
-# was flooded in turn with BENCH_RSS_SIZE-byte datagrams for BENCH_RSS_SECS
-# seconds each (UDP with GSO, unix spinning on a full receiver); and the
-# same for rsyslogd on the log-syslog-unix job when installed. Socket
-# buffers are kernel memory and not in these figures.
+# scratch directory): its memory when idle, at its peak while every socket
+# is flooded in turn with BENCH_RSS_SIZE-byte datagrams for BENCH_RSS_SECS
+# seconds each (UDP with GSO, unix spinning on a full receiver), and after;
+# and the same for rsyslogd on the log-syslog-unix job when installed.
+# Three measures (kB): RSS (VmRSS; peak VmHWM), which counts every page of
+# the shared libraries a process maps although they are shared with every
+# other process mapping them; PSS, which splits shared pages among their
+# users; and private dirty memory (Private_Dirty of /proc/PID/smaps_rollup),
+# what the process alone costs. Peaks of PSS and private dirty are sampled
+# every 100 ms during the flood. Socket buffers are kernel memory and not in
+# these figures.
 
 RSS_SECS=${BENCH_RSS_SECS:-2}
 RSS_SIZE=${BENCH_RSS_SIZE:-1400}
 
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+# "PSS PRIVATE_DIRTY" of a process, in kB.
+rollup_kb() {
+	awk '$1 == "Pss:" { p = $2 } $1 == "Private_Dirty:" { d = $2 }
+	    END { print p + 0, d + 0 }' "/proc/$1/smaps_rollup" 2>/dev/null
+}
+
+# Runs until process $1 ends (or is stopped): the largest PSS and private
+# dirty seen go to file $2 as "PSS PRIVATE_DIRTY".
+sample_peak() {
+	local pid=$1 f=$2 p d mp=0 md=0
+	while kill -0 "$pid" 2>/dev/null; do
+		read -r p d < <(rollup_kb "$pid")
+		[ "${p:-0}" -gt "$mp" ] && mp=$p
+		[ "${d:-0}" -gt "$md" ] && md=$d
+		echo "$mp $md" > "$f.tmp" && mv "$f.tmp" "$f"
+		sleep 0.1
+	done
+}
 
 # flood TARGET...: each for RSS_SECS, bounded in count and time.
 flood() {
@@ -712,16 +737,39 @@ flood() {
 	done
 }
 
-rss_line() {
-	printf '%-8s %-32s %9s %9s %9s\n' "$1" "$2" "$3" "$4" "$5"
-	echo "$1,$2,$3,$4,$5" >> "$rcsv"
+mem_fmt='%-8s %-26s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n'
+
+# measure SUBJECT CONFIG TARGET...: the line for the server $srv_pid.
+measure() {
+	local subj=$1 cfg=$2 rss0 pss0 pd0 rss1 pss1 pd1 rssp pssp pdp sampler
+	shift 2
+	rss0=$(status_kb "$srv_pid" VmRSS)
+	read -r pss0 pd0 < <(rollup_kb "$srv_pid")
+	rm -f "$work/peak"
+	spawn /dev/null /dev/null sample_peak "$srv_pid" "$work/peak"
+	sampler=$bg
+	flood "$@"
+	stop_pid "$sampler"
+	rssp=$(status_kb "$srv_pid" VmHWM)
+	rss1=$(status_kb "$srv_pid" VmRSS)
+	read -r pss1 pd1 < <(rollup_kb "$srv_pid")
+	read -r pssp pdp < "$work/peak" 2>/dev/null || { pssp=$pss1; pdp=$pd1; }
+	# The last sample may predate the end of the flood.
+	[ "$pss1" -gt "$pssp" ] && pssp=$pss1
+	[ "$pd1" -gt "$pdp" ] && pdp=$pd1
+	printf "$mem_fmt" "$subj" "$cfg" "$rss0" "$rssp" "$rss1" "$pss0" "$pssp" \
+	    "$pss1" "$pd0" "$pdp" "$pd1"
+	echo "$subj,$cfg,$rss0,$rssp,$rss1,$pss0,$pssp,$pss1,$pd0,$pdp,$pd1" >> "$rcsv"
 }
 
 memory() {
-	local dir=$work/local p1 p2 idle peak after
+	local dir=$work/local p1 p2
 	rcsv=${CSV%.csv}-rss.csv
-	echo "subject,config,idle_rss_kb,peak_rss_kb,rss_after_kb" > "$rcsv"
-	printf '\n%-8s %-32s %9s %9s %9s\n' memory config idle_kB peak_kB after_kB
+	echo "subject,config,idle_rss_kb,peak_rss_kb,rss_after_kb,idle_pss_kb,peak_pss_kb," \
+	    "pss_after_kb,idle_private_dirty_kb,peak_private_dirty_kb,private_dirty_after_kb" |
+	    tr -d ' ' > "$rcsv"
+	printf "\n$mem_fmt" memory config rss_idle rss_peak rss_aft pss_idle pss_peak \
+	    pss_aft pd_idle pd_peak pd_aft
 	if [ -x "$DGRAMD" ] && [ -f conf/dgramd.local.conf ]; then
 		mkdir -p "$dir/run"
 		p1=$("$DGLOAD" freeport) && p2=$("$DGLOAD" freeport) || return 1
@@ -733,12 +781,8 @@ memory() {
 		if wait_line "$srv_pid" "$work/srv.err" '^dgramd: listening syslog-udp ' \
 		    > /dev/null; then
 			sleep 0.5
-			idle=$(status_kb "$srv_pid" VmRSS)
-			flood "127.0.0.1:$p1" "127.0.0.1:$p2" "$dir/run/log.sock" \
-			    "$dir/run/echo.sock"
-			peak=$(status_kb "$srv_pid" VmHWM)
-			after=$(status_kb "$srv_pid" VmRSS)
-			rss_line dgramd conf/dgramd.local.conf "$idle" "$peak" "$after"
+			measure dgramd conf/dgramd.local.conf "127.0.0.1:$p1" "127.0.0.1:$p2" \
+			    "$dir/run/log.sock" "$dir/run/echo.sock"
 		else
 			msg "  memory dgramd: did not start: $(head -c 200 "$work/srv.err")"
 		fi
@@ -747,11 +791,7 @@ memory() {
 	if subject_ok rsyslog && [[ " $SUBJECTS " == *" rsyslog "* ]]; then
 		if start_rsyslog log-syslog-unix 64 "$SRV_CPU" "$logdir/rss.log"; then
 			sleep 0.5
-			idle=$(status_kb "$srv_pid" VmRSS)
-			flood "$srv_addr"
-			peak=$(status_kb "$srv_pid" VmHWM)
-			after=$(status_kb "$srv_pid" VmRSS)
-			rss_line rsyslog imuxsock+omfile "$idle" "$peak" "$after"
+			measure rsyslog imuxsock+omfile "$srv_addr"
 		fi
 		stop_pid "$srv_pid"
 		rm -f "$logdir/rss.log"

@@ -23,8 +23,8 @@ FUZZ_SAN	= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 		  -fno-omit-frame-pointer
 FUZZ_CFLAGS	= -std=gnu11 -g -O1 -Wall -Wextra -D_GNU_SOURCE -DDGRAMD_FUZZ \
 		  -DDGRAMD_VERSION='"fuzz"' $(patsubst %,-Isrc/%,core net handlers syslog util) -Itests/unit $(FUZZ_SAN) \
-		  $(shell $(FUZZ_PKG_CONFIG) --cflags libconfig)
-FUZZ_LIBS	= $(shell $(FUZZ_PKG_CONFIG) --libs libconfig)
+		  $(shell $(FUZZ_PKG_CONFIG) --cflags libconfig libsystemd)
+FUZZ_LIBS	= $(shell $(FUZZ_PKG_CONFIG) --libs libconfig libsystemd)
 FUZZ_OBJS	= $(patsubst src/%.c,$(FUZZ_BIN)/obj/%.o,$(filter-out src/core/main.c,$(wildcard src/*/*.c)))
 FUZZ_NAMES	= $(if $(FUZZ),$(FUZZ),$(patsubst $(FUZZ_DIR)/fuzz-%.c,%,$(wildcard $(FUZZ_DIR)/fuzz-*.c)))
 FUZZ_BINS	= $(patsubst %,$(FUZZ_BIN)/fuzz-%,$(FUZZ_NAMES))

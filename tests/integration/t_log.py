@@ -3,7 +3,8 @@ socket (local form, no host: the line gets this machine's name) and over
 UDP with --rfc3164 and --rfc5424; python's logging SysLogHandler over unix
 and UDP; glibc syslog(3) through a /dev/log that points at dgramd (in a
 private mount namespace); the json pid/uid/gid from SCM_CREDENTIALS
-matching the sender; min_severity and facilities keeping and dropping the
+matching the sender, also once a reload makes a kept socket json or adds
+allow_uids (credentials are asked for only where read); min_severity and facilities keeping and dropping the
 right lines (PRI-less messages count as user.notice); hostile payloads
 (newlines, terminal escapes, NULs, invalid UTF-8) giving exactly one line
 each, json that parses, and stdout ("-") output."""
@@ -13,6 +14,7 @@ import logging.handlers
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -122,6 +124,47 @@ def test_json_credentials_match_sender():
         # logger -i puts its own pid in the tag: the kernel-checked pid agrees.
         eq(b["procid"], str(b["pid"]))
         check(b["pid"] != os.getpid())
+        eq(d.stop(), 0)
+
+
+def test_credentials_follow_reload():
+    # Credentials are asked for only where something reads them: a reload
+    # that turns a raw socket into a json one, or adds allow_uids, on the
+    # same (kept) socket must get them from then on.
+    tmp = tmpdir()
+    path = tmp + "/log"
+    uid = os.getuid()
+    d = Dgramd(conf(unix_sock(path, handlers=log(tmp + "/1.log", "raw"))), tmpdir=tmp)
+    with d:
+        c = unix_client()
+
+        def reload_to(text):
+            start = len(d.lines)
+            d.write_conf(text)
+            d.send_signal(signal.SIGHUP)
+            d.wait_line(r"dgramd: reloaded ", start)
+
+        c.sendto(b"<14>me: raw", path)
+        check(wait_lines(tmp + "/1.log", 1)[0].endswith(b" <14>me: raw"))
+        reload_to(conf(unix_sock(path, handlers=log(tmp + "/2.json", "json"))))
+        c.sendto(b"<14>me: json", path)
+        a = json.loads(wait_lines(tmp + "/2.json", 1)[0])
+        eq((a["message"], a["pid"], a["uid"], a["gid"]),
+           ("json", os.getpid(), uid, os.getgid()))
+        # allow_uids without a json handler: only another uid is allowed.
+        other = 'allow_uids = [ %d ]; ' % (uid + 1)
+        reload_to(conf(unix_sock(path, handlers=log(tmp + "/3.log", "raw")).replace(
+            "handlers", other + "handlers")))
+        c.sendto(b"<14>me: denied", path)
+        eq(d.wait_stat("dev", "denied", 1)["denied"], 1)
+        mine = 'allow_uids = [ %d ]; ' % uid
+        reload_to(conf(unix_sock(path, handlers=log(tmp + "/3.log", "raw")).replace(
+            "handlers", mine + "handlers")))
+        c.sendto(b"<14>me: allowed", path)
+        lines = wait_lines(tmp + "/3.log", 1)
+        eq(len(lines), 1)
+        check(lines[0].endswith(b" <14>me: allowed"), lines)
+        eq(d.stats("dev")["denied"], 1)
         eq(d.stop(), 0)
 
 

@@ -1,7 +1,7 @@
 /*
  * test-reactor.c: the event loop stepped one turn at a time over pipes:
  * readiness, a watcher deleting itself and another, interest changes,
- * timers, signals and before-sleep hooks.
+ * timers (one deleting itself), signals and before-sleep hooks.
  */
 #include <check.h>
 #include <signal.h>
@@ -84,10 +84,13 @@ START_TEST(test_delete_self_and_other_in_callback)
 	ck_assert_int_eq(reactor_add_fd(c.r, p[0], REACTOR_IN, on_read_delete_both, &c, NULL), 0);
 	ck_assert_int_eq(reactor_add_fd(c.r, q[0], REACTOR_IN, on_read_delete_both, &c,
 	    &c.other), 0);
-	/* Both ready in the same turn: whichever runs first deletes the other. */
+	/*
+	 * Both ready in the same wait: whichever runs first deletes the other,
+	 * which is then never called (one callback per turn, so 1).
+	 */
 	ck_assert_int_eq(write(p[1], "a", 1), 1);
 	ck_assert_int_eq(write(q[1], "a", 1), 1);
-	ck_assert_int_eq(reactor_run_once(c.r, 1000), 2);
+	ck_assert_int_eq(reactor_run_once(c.r, 1000), 1);
 	ck_assert_int_eq(c.calls, 1);
 	ck_assert_int_eq(reactor_run_once(c.r, 0), 0);
 	ck_assert_int_eq(c.calls, 1);
@@ -113,6 +116,15 @@ on_timer(void *ud)
 	c->timers++;
 	if (c->timers == 3)
 		reactor_stop(c->r);
+}
+
+static void
+on_timer_delete_self(void *ud)
+{
+	struct counts *c = ud;
+
+	c->timers++;
+	c->self = reactor_del_timer(c->r, c->self);
 }
 
 static void
@@ -148,6 +160,24 @@ START_TEST(test_hooks_timers_signals)
 }
 END_TEST
 
+START_TEST(test_timer_deletes_itself)
+{
+	struct counts c = { 0 };
+	int i;
+
+	ck_assert_int_eq(reactor_new(&c.r), 0);
+	ck_assert_int_eq(reactor_add_timer(c.r, 5, on_timer_delete_self, &c, &c.self), 0);
+	for (i = 0; i < 100 && c.timers == 0; i++)
+		ck_assert_int_ge(reactor_run_once(c.r, 100), 0);
+	ck_assert_int_eq(c.timers, 1);
+	ck_assert_ptr_null(c.self);
+	/* Gone: it never fires again. */
+	ck_assert_int_eq(reactor_run_once(c.r, 50), 0);
+	ck_assert_int_eq(c.timers, 1);
+	reactor_free(c.r);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -159,6 +189,7 @@ main(void)
 	tcase_add_test(tc, test_readiness);
 	tcase_add_test(tc, test_delete_self_and_other_in_callback);
 	tcase_add_test(tc, test_hooks_timers_signals);
+	tcase_add_test(tc, test_timer_deletes_itself);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,6 +1,6 @@
 /*
- * test-resolve.c: host names resolved through the reactor (getaddrinfo_a
- * completions delivered by eventfd): a name found, a name not found and
+ * test-resolve.c: host names resolved through the reactor (lookup threads
+ * whose completions are delivered by eventfd): a name found, a name not found and
  * retried, a lookup abandoned while in flight, and the synchronous -t path.
  */
 #include <check.h>
