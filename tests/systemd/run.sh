@@ -76,6 +76,11 @@ elif [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then
 else
 	skip_all "no cgroup2 hierarchy mounted"
 fi
+for d in "${CG_DIRS[@]}"; do
+	# A read-only or foreign cgroup tree (an unprivileged container) cannot host one.
+	mkdir "$d/$MACHINE-probe" 2>/dev/null && rmdir "$d/$MACHINE-probe" ||
+		skip_all "cannot create a cgroup under $d"
+done
 dgramd_bin=$SRC/dgramd
 [ -x "$dgramd_bin" ] || { notok build "no ./dgramd: run make first"; finish; }
 
@@ -533,6 +538,8 @@ sc_journal_scan() {
 		ins journalctl --no-pager -o short-monotonic -u "$u"; done)
 	bad=$(grep -Ei 'SIGSYS|status=31|Operation not permitted|Permission denied|Read-only file system|EPERM|EACCES|EROFS|dumped core' <<<"$j")
 	[ -z "$bad" ] || { echo "$bad"; fail "permission errors or SIGSYS in the journal"; }
+	# No process anywhere in the container was killed by the system call filter.
+	ins journalctl --no-pager -o cat | grep -E 'status=31/SYS|SIGSYS' && fail "SIGSYS in the journal"
 	kills=$(grep -E 'code=(killed|dumped)' <<<"$j")
 	echo "$kills"
 	# The only kill is the one the watchdog scenario caused.
