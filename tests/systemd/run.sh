@@ -19,7 +19,8 @@ cd "$(dirname "$0")/../.."
 SRC=$PWD
 
 SCENARIOS=(start nonroot-log reload-add reload-broken restart-no-loss watchdog logrotate
-	template exit71-no-restart activation-switch activation-first stop-reboot journal-scan)
+	template exit71-no-restart activation-switch activation-first stop-reboot activation-off
+	journal-scan)
 CACHE=${DGRAMD_NSPAWN_CACHE:-/var/tmp/dgramd-check-systemd}
 SUITE=bookworm
 # What the scenarios use inside: systemd, dgramd's libraries, python3 (the
@@ -527,6 +528,23 @@ sc_after_reboot() {
 	nonroot_logs "after reboot"
 	relay_logs "$(mainpid)"
 	client echo 7007 || fail "echo after reboot"
+}
+
+sc_activation_off() {
+	# README: back from activation, dgramd binds every socket itself; the
+	# mode the socket unit set is now the config's to give.
+	sed -i 's|path = "/run/dgramd/log";|path = "/run/dgramd/log"; mode = "0666";|' \
+	    "$ROOT/etc/dgramd/dgramd.conf"
+	ins dgramd -t -c /etc/dgramd/dgramd.conf || fail "dgramd -t"
+	ins systemctl disable --now dgramd.socket dgramd-relay.socket || fail "disable --now sockets failed"
+	ins systemctl restart dgramd || fail "restart failed"
+	ins systemctl is-active -q dgramd.socket && fail "dgramd.socket still active"
+	local pid
+	pid=$(mainpid)
+	journal_of "$pid" | grep listening
+	nonroot_logs "bound by dgramd"
+	relay_logs "$pid"
+	client echo 7007 || fail "echo"
 }
 
 sc_journal_scan() {
