@@ -15,7 +15,7 @@
 # debootstrap, nsenter and a cgroup2 hierarchy; without them every scenario is
 # skipped, never passed.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 SRC=$PWD
 
 SCENARIOS=(start nonroot-log reload-add reload-broken restart-no-loss watchdog logrotate
@@ -153,13 +153,12 @@ remove_cgroups() {
 
 stop_container() {
 	# Power off (or, failing that, kill) the container started here.
-	local i
 	[ -n "$NSPAWN_PID" ] || return 0
 	if kill -0 "$NSPAWN_PID" 2>/dev/null; then
 		[ -n "$LEADER" ] && timeout 20 nsenter -t "$LEADER" -a systemctl poweroff >/dev/null 2>&1
-		for i in $(seq 1 300); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.1; done
+		for _ in $(seq 1 300); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.1; done
 		kill -TERM "$NSPAWN_PID" 2>/dev/null
-		for i in $(seq 1 100); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.1; done
+		for _ in $(seq 1 100); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$NSPAWN_PID" 2>/dev/null
 	fi
 	wait "$NSPAWN_PID" 2>/dev/null
@@ -191,7 +190,7 @@ prepare_root() {
 
 # boot: starts the container and waits for its systemd; sets NSPAWN_PID, LEADER.
 boot() {
-	local cg i state
+	local cg state
 	BOOTS=$((BOOTS + 1))
 	cg=$MACHINE-$BOOTS
 	for d in "${CG_DIRS[@]}"; do mkdir -p "$d/$cg"; done
@@ -207,7 +206,7 @@ boot() {
 	) </dev/null >>"$RUN/nspawn.log" 2>&1 &
 	NSPAWN_PID=$!
 	LEADER=
-	for i in $(seq 1 300); do
+	for _ in $(seq 1 300); do
 		LEADER=$(pgrep -P "$NSPAWN_PID" -x systemd | head -1)
 		[ -n "$LEADER" ] && break
 		kill -0 "$NSPAWN_PID" 2>/dev/null || break
@@ -255,7 +254,7 @@ wait_until() {
 	done
 }
 
-mainpid() { ins systemctl show -P MainPID "${1:-dgramd.service}"; }
+mainpid() { ins systemctl show -P MainPID dgramd.service; }
 
 # journal_of PID: the lines dgramd wrote in the journal as process PID.
 journal_of() { ins journalctl --no-pager -o cat "_PID=$1"; }
@@ -341,7 +340,7 @@ sc_reload_broken() {
 	put /etc/dgramd/dgramd.conf 'sockets = ( { name = "x"; type = "udp9"; } );'
 	ins systemctl reload dgramd
 	rc=$?
-	[ $rc -ne 0 ] || fail "systemctl reload succeeded with a broken file"
+	[ "$rc" -ne 0 ] || fail "systemctl reload succeeded with a broken file"
 	ins journalctl --no-pager -u dgramd -n 5 -o cat
 	ins journalctl --no-pager -u dgramd -o cat | grep -q 'must be udp4 | udp6 | unix_dgram, got "udp9"' ||
 		fail "the error is not in the journal"
@@ -359,12 +358,12 @@ sc_restart_no_loss() {
 	ins rm -f /tmp/stream.mark
 	client stream 7007 3000 /tmp/stream.mark 300 >"$RUN/stream.txt" 2>&1 &
 	bg=$!
-	wait_until 30 ins test -e /tmp/stream.mark || { wait $bg; fail "the stream did not start"; }
+	wait_until 30 ins test -e /tmp/stream.mark || { wait "$bg"; fail "the stream did not start"; }
 	ins systemctl restart dgramd || fail "systemctl restart failed"
-	wait $bg
+	wait "$bg"
 	local rc=$?
 	cat "$RUN/stream.txt"
-	[ $rc -eq 0 ] || fail "datagrams lost across the restart"
+	[ "$rc" -eq 0 ] || fail "datagrams lost across the restart"
 	new=$(mainpid)
 	[ "$new" != "$pid" ] || fail "not restarted"
 	journal_has "$new" "echo: taken back from systemd's fd store" || fail "echo not taken back"
@@ -397,16 +396,16 @@ sc_logrotate() {
 	nobody python3 /usr/local/lib/dgramd-check/client.py loglines /run/dgramd/log lrtest 20000 \
 	    /tmp/log.mark 5000 /tmp/log.rotated 5000 >"$RUN/loglines.txt" 2>&1 &
 	bg=$!
-	wait_until 30 ins test -e /tmp/log.mark || { wait $bg; cat "$RUN/loglines.txt"; fail "the load did not start"; }
+	wait_until 30 ins test -e /tmp/log.mark || { wait "$bg"; cat "$RUN/loglines.txt"; fail "the load did not start"; }
 	ins logrotate -v -f /etc/logrotate.d/dgramd >"$RUN/logrotate.txt" 2>&1
 	rc=$?
 	ins touch /tmp/log.rotated
 	grep -E "renaming|running postrotate|error" "$RUN/logrotate.txt"
-	[ $rc -eq 0 ] || { cat "$RUN/logrotate.txt"; fail "logrotate failed"; }
-	wait $bg
+	[ "$rc" -eq 0 ] || { cat "$RUN/logrotate.txt"; fail "logrotate failed"; }
+	wait "$bg"
 	rc=$?
 	cat "$RUN/loglines.txt"
-	[ $rc -eq 0 ] || fail "the sender failed"
+	[ "$rc" -eq 0 ] || fail "the sender failed"
 	ins ls -l /var/log/dgramd/
 	wait_until 20 ins sh -c "$count /var/log/dgramd/messages.log*" ||
 		{ ins sh -c "$count /var/log/dgramd/messages.log*"; fail "lines lost"; }
@@ -551,7 +550,7 @@ sc_journal_scan() {
 	# Every boot; dgramd@chown failed on purpose (EPERM, exit 71).
 	local j units bad kills
 	units=$(ins journalctl --no-pager --field=_SYSTEMD_UNIT | grep '^dgramd' | grep -v '^dgramd@chown')
-	echo "# units: $(echo $units)"
+	echo "# units: $(tr "\n" " " <<<"$units")"
 	j=$(for u in $units dgramd.socket dgramd-relay.socket; do
 		ins journalctl --no-pager -o short-monotonic -u "$u"; done)
 	bad=$(grep -Ei 'SIGSYS|status=31|Operation not permitted|Permission denied|Read-only file system|EPERM|EACCES|EROFS|dumped core' <<<"$j")
