@@ -59,14 +59,15 @@ def test_install_and_uninstall():
     unitdir = "/usr/lib/systemd/system"
     env = dict(os.environ, MAKEFLAGS="")
     p = subprocess.run(["make", "-s", "install", "DESTDIR=" + dest, "PREFIX=/usr",
-                        "SYSTEMDUNITDIR=" + unitdir], cwd=ROOT, capture_output=True,
-                       text=True, env=env)
+                        "SYSTEMDUNITDIR=" + unitdir, "SYSUSERSDIR=/usr/lib/sysusers.d"],
+                       cwd=ROOT, capture_output=True, text=True, env=env)
     eq(p.returncode, 0, p.stderr)
     want = ["usr/sbin/dgramd", "usr/sbin/dgramctl", "usr/share/man/man8/dgramd.8",
             "usr/share/man/man8/dgramctl.8",
             "usr/share/man/man5/dgramd.conf.5", "etc/dgramd/dgramd.conf",
             "etc/logrotate.d/dgramd", unitdir[1:] + "/dgramd.service",
-            unitdir[1:] + "/dgramd@.service", unitdir[1:] + "/dgramd.socket"]
+            unitdir[1:] + "/dgramd@.service", unitdir[1:] + "/dgramd.socket",
+            "usr/lib/sysusers.d/dgramd.conf"]
     for w in want:
         check(os.path.isfile(os.path.join(dest, w)), "installed " + w)
     check(os.access(os.path.join(dest, "usr/sbin/dgramd"), os.X_OK))
@@ -85,8 +86,8 @@ def test_install_and_uninstall():
     eq(p.returncode, 0, p.stderr)
     eq(open(conf).read(), "# mine\n", "existing config kept")
     p = subprocess.run(["make", "-s", "uninstall", "DESTDIR=" + dest, "PREFIX=/usr",
-                        "SYSTEMDUNITDIR=" + unitdir], cwd=ROOT, capture_output=True,
-                       text=True, env=env)
+                        "SYSTEMDUNITDIR=" + unitdir, "SYSUSERSDIR=/usr/lib/sysusers.d"],
+                       cwd=ROOT, capture_output=True, text=True, env=env)
     eq(p.returncode, 0, p.stderr)
     left = []
     for dirpath, dirs, files in os.walk(dest):

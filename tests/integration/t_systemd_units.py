@@ -1,4 +1,5 @@
 """The unit files in systemd/: "make install" substitutes the install paths;
+the installed sysusers.d file creates the static user the units run as;
 systemd-analyze verify accepts every unit without a warning, and
 systemd-analyze security --offline=yes rates dgramd.service and the
 dgramd@.service template at an exposure of 2.5 or lower (printed)."""
@@ -54,6 +55,46 @@ def test_install_substitutes_paths():
         check("ExecStart=/opt/dg/sbin/dgramd -c /opt/dg/etc/dgramd/%i.conf\n" in f.read())
     for u in UNITS:
         check(os.path.exists(os.path.join(units, u)), "%s installed" % u)
+    shutil.rmtree(tmp)
+
+
+def test_static_user_from_sysusers():
+    """The units run as the user the installed sysusers.d file creates, not
+    a dynamic one (which would make /run/dgramd private to root)."""
+    sysusers = shutil.which("systemd-sysusers")
+    if sysusers is None:
+        return "skip"
+    tmp = tempfile.mkdtemp(prefix="dgramd-sysusers-")
+    p = subprocess.run(["make", "-s", "-C", ROOT, "-o", "dgramd", "install", "DESTDIR=" + tmp,
+                        "PREFIX=/usr", "SYSUSERSDIR=/usr/lib/sysusers.d",
+                        "SYSTEMDUNITDIR=/usr/lib/systemd/system"],
+                       capture_output=True, timeout=300)
+    eq(p.returncode, 0, "make install: %s" % p.stderr.decode()[-500:])
+    check(b"run systemd-sysusers" in p.stdout, "a staged install says to run systemd-sysusers")
+    os.makedirs(os.path.join(tmp, "etc"), exist_ok=True)
+    p = subprocess.run([sysusers, "--root=" + tmp], capture_output=True, timeout=60)
+    eq(p.returncode, 0, "systemd-sysusers --root: %s" % p.stderr.decode())
+    with open(os.path.join(tmp, "etc/passwd")) as f:
+        users = [l.split(":") for l in f.read().splitlines()]
+    mine = [u for u in users if u[0] == "dgramd"]
+    eq(len(mine), 1, "one user dgramd in %r" % users)
+    check(0 < int(mine[0][2]) < 1000, "a system uid: %s" % mine[0][2])
+    check(mine[0][6].endswith("nologin"), "no login shell: %s" % mine[0][6])
+    with open(os.path.join(tmp, "etc/group")) as f:
+        check(any(l.startswith("dgramd:") for l in f), "group dgramd")
+    for u in ["dgramd.service", "dgramd@.service"]:
+        with open(os.path.join(tmp, "usr/lib/systemd/system", u)) as f:
+            lines = f.read().splitlines()
+        check("DynamicUser=no" in lines and "User=dgramd" in lines and "Group=dgramd" in lines,
+              "%s runs as the static user dgramd" % u)
+        check("RuntimeDirectoryMode=0755" in lines, "%s: a public /run/dgramd" % u)
+        reload_ = [l for l in lines if l.startswith("ExecReload=")]
+        eq(len(reload_), 2, "%s: two ExecReload=" % u)
+        check(re.match(r"ExecReload=/usr/sbin/dgramd -t -c /etc/dgramd/\S+\.conf$", reload_[0]),
+              "%s: the config check comes first: %s" % (u, reload_[0]))
+        eq(reload_[1], "ExecReload=/bin/kill -HUP $MAINPID")
+        prevent = [l for l in lines if l.startswith("RestartPreventExitStatus=")]
+        eq(prevent, ["RestartPreventExitStatus=64 71 78 217"], u)
     shutil.rmtree(tmp)
 
 
