@@ -130,7 +130,8 @@ install: dgramd dgramctl
 	install -m 0644 man/dgramd.conf.5 $(DESTDIR)$(MANDIR)/man5/dgramd.conf.5
 	test -e $(DESTDIR)$(SYSCONFDIR)/dgramd/dgramd.conf || \
 	    install -m 0644 conf/dgramd.conf $(DESTDIR)$(SYSCONFDIR)/dgramd/dgramd.conf
-	install -m 0644 conf/logrotate.d/dgramd $(DESTDIR)$(SYSCONFDIR)/logrotate.d/dgramd
+	sed -e 's|@sbindir@|$(SBINDIR)|g' conf/logrotate.d/dgramd > $(DESTDIR)$(SYSCONFDIR)/logrotate.d/dgramd
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/logrotate.d/dgramd
 	for u in dgramd.service dgramd@.service dgramd.socket dgramd-relay.socket; do \
 	    sed -e 's|@sbindir@|$(SBINDIR)|g' -e 's|@sysconfdir@|$(SYSCONFDIR)|g' \
 	        systemd/$$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \

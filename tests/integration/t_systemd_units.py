@@ -89,13 +89,59 @@ def test_static_user_from_sysusers():
               "%s runs as the static user dgramd" % u)
         check("RuntimeDirectoryMode=0755" in lines, "%s: a public /run/dgramd" % u)
         reload_ = [l for l in lines if l.startswith("ExecReload=")]
-        eq(len(reload_), 2, "%s: two ExecReload=" % u)
-        check(re.match(r"ExecReload=/usr/sbin/dgramd -t -c /etc/dgramd/\S+\.conf$", reload_[0]),
-              "%s: the config check comes first: %s" % (u, reload_[0]))
-        eq(reload_[1], "ExecReload=/bin/kill -HUP $MAINPID")
+        eq(len(reload_), 1, "%s: one ExecReload=" % u)
+        check(reload_[0].startswith("ExecReload=/bin/sh -c '/usr/sbin/dgramctl -s /run/dgramd/"),
+              "%s: reload through dgramctl: %s" % (u, reload_[0]))
         prevent = [l for l in lines if l.startswith("RestartPreventExitStatus=")]
         eq(prevent, ["RestartPreventExitStatus=64 71 78 217"], u)
     shutil.rmtree(tmp)
+
+
+def exec_reload(control, conf):
+    """The shipped dgramd.service's ExecReload= as systemd runs it: $$ and
+    ${MAINPID} expanded, the paths pointed at a test's dgramd."""
+    with open(os.path.join(ROOT, "systemd", "dgramd.service")) as f:
+        line = [l for l in f.read().splitlines() if l.startswith("ExecReload=")][0]
+    m = re.match(r"^ExecReload=/bin/sh -c '(.*)'$", line)
+    check(m, line)
+    cmd = m.group(1).replace("$$", "$")
+    cmd = cmd.replace("@sbindir@/dgramctl", os.path.join(ROOT, "dgramctl"))
+    cmd = cmd.replace("@sbindir@/dgramd", dgtest.DGRAMD)
+    cmd = cmd.replace("/run/dgramd/control", control)
+    cmd = cmd.replace("@sysconfdir@/dgramd/dgramd.conf", conf)
+    return cmd
+
+
+def test_exec_reload_fails_on_a_rejected_config():
+    """systemctl reload's command: through the control socket it waits for
+    the outcome (exit 1 on a rejected file or a port in use); without a
+    control socket it checks the file, then sends SIGHUP."""
+    tmp = tempfile.mkdtemp(prefix="dgramd-reload-")
+    good = ('sockets = ( { name = "e"; type = "udp4"; address = "127.0.0.1"; port = 0; '
+            'handlers = ( { type = "echo"; } ); } );\n')
+    bad = good.replace("port = 0", "port = 99999")
+    for with_control in (True, False):
+        text = ('control_socket = "%s/control";\n' % tmp if with_control else "") + good
+        with dgtest.Dgramd(text, tmpdir=tmp) as d:
+            cmd = exec_reload(tmp + "/control", d.conf_path)
+            env = dict(os.environ, MAINPID=str(d.pid))
+            run = lambda: subprocess.run(["/bin/sh", "-c", cmd.replace("${MAINPID}", str(d.pid))],
+                                         capture_output=True, text=True, timeout=30, env=env)
+            start = len(d.lines)
+            p = run()
+            eq(p.returncode, 0, p.stdout + p.stderr)
+            d.wait_line(r"reloaded ", start)
+            d.write_conf((text.split("sockets")[0]) + bad)
+            start = len(d.lines)
+            p = run()
+            check(p.returncode != 0, "a rejected file fails the reload")
+            check("sockets.[0].port" in p.stderr, p.stderr)
+            if with_control:
+                check(p.stderr.startswith("dgramctl: %s:" % d.conf_path), p.stderr)
+            else:
+                check(not any("reloading" in l for l in d.lines[start:]),
+                      "the rejected file was not sent")
+            eq(d.stop(), 0)
 
 
 def test_verify():
