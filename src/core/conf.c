@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "handler.h"
 #include "log.h"
+#include "sockopt.h"
 #include "util.h"
 
 static const char *const sock_type_names[_SOCK_T_MAX] = {
@@ -662,8 +663,9 @@ static int key_handlers(const config_setting_t *g, const config_setting_t *s,
 #define FN_KEY(n, fn)			{ n, fn, 0, 0, 0 }
 
 /*
- * Every socket key. Keys with a NULL parser are ints (min..max) or, with
- * min = max = -1, booleans stored as int. "name" and "type" come first.
+ * Every socket key but the socket options (sockopt.h). Keys with a NULL
+ * parser are ints (min..max) or, with min = max = -1, booleans stored as
+ * int. "name" and "type" come first.
  */
 static const struct sock_key sock_keys[] = {
 	FN_KEY("name", key_name),
@@ -674,15 +676,8 @@ static const struct sock_key sock_keys[] = {
 	FN_KEY("mode", key_mode),
 	FN_KEY("owner", key_owner),
 	FN_KEY("group", key_group),
-	INT_KEY("ttl", ttl, 1, 255),
-	BOOL_KEY("broadcast", broadcast),
-	INT_KEY("multicast_ttl", multicast_ttl, 0, 255),
-	BOOL_KEY("multicast_loop", multicast_loop),
+	/* ttl, broadcast, ... buffers: the socket options, from sockopt.c's table */
 	FN_KEY("multicast_groups", key_mcast_groups),
-	BOOL_KEY("ipv6_only", ipv6_only),
-	{ "reuseport", NULL, 0, -1, -1 },	/* bool stored in a bool: see parse_sock */
-	INT_KEY("recv_buffer", recv_buffer, 1024, INT_MAX / 2),
-	INT_KEY("send_buffer", send_buffer, 1024, INT_MAX / 2),
 	{ "max_size", NULL, 0, 1, 65535 },	/* uint32_t: see parse_sock */
 	FN_KEY("allow", key_allow),
 	FN_KEY("allow_uids", key_allow_uids),
@@ -770,13 +765,33 @@ parse_type(const config_setting_t *g, struct sock_conf *sc, struct conf_err *err
 	return 0;
 }
 
+/* Each socket option set must apply to the socket's type. */
+static int
+check_sockopt_types(const config_setting_t *g, const struct sock_conf *sc,
+    struct conf_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < sockopt_count; i++) {
+		const struct sockopt *o = &sockopt_table[i];
+		const config_setting_t *s = config_setting_get_member(g, o->key);
+
+		if (s == NULL || sockopt_applies(o, sc->type))
+			continue;
+		if (sc->type == SOCK_T_UNIX || o->wrong_type == NULL)
+			return conf_err_set(err, s, "not allowed on a %s socket",
+			    sock_type_names[sc->type]);
+		return conf_err_set(err, s, "%s", o->wrong_type);
+	}
+	return 0;
+}
+
 /* Cross-checks of one socket, once every key is parsed. */
 static int
 check_sock(const config_setting_t *g, struct sock_conf *sc, struct conf_err *err)
 {
 	static const char *const udp_only[] = {
-		"address", "port", "ttl", "broadcast", "multicast_ttl", "multicast_loop",
-		"multicast_groups", "ipv6_only", "allow", "reuseport",
+		"address", "port", "multicast_groups", "allow",
 	};
 	static const char *const unix_only[] = {
 		"path", "mode", "owner", "group", "allow_uids", "allow_gids",
@@ -794,6 +809,9 @@ check_sock(const config_setting_t *g, struct sock_conf *sc, struct conf_err *err
 			if (config_setting_get_member(g, udp_only[i]) != NULL)
 				return conf_err_set(err, config_setting_get_member(g, udp_only[i]),
 				    "not allowed on a unix_dgram socket");
+		r = check_sockopt_types(g, sc, err);
+		if (r < 0)
+			return r;
 		if (sc->path == NULL)
 			return conf_err_key(err, g, "path", "missing (required for unix_dgram)");
 		r = addr_unix(sc->path, &sc->addr, &sc->addr_len);
@@ -816,12 +834,9 @@ check_sock(const config_setting_t *g, struct sock_conf *sc, struct conf_err *err
 	if (sc->port < 0)
 		return conf_err_key(err, g, "port", "missing (required for %s; 0 = ephemeral)",
 		    tname);
-	if (sc->ipv6_only >= 0 && sc->type != SOCK_T_UDP6)
-		return conf_err_set(err, config_setting_get_member(g, "ipv6_only"),
-		    "applies to udp6 sockets only");
-	if (sc->broadcast >= 0 && sc->type != SOCK_T_UDP4)
-		return conf_err_set(err, config_setting_get_member(g, "broadcast"),
-		    "applies to udp4 sockets only (IPv6 has no broadcast)");
+	r = check_sockopt_types(g, sc, err);
+	if (r < 0)
+		return r;
 	r = addr_parse_ip(sc->address != NULL ? sc->address :
 	    (sc->type == SOCK_T_UDP4 ? "0.0.0.0" : "::"),
 	    sc->type == SOCK_T_UDP4 ? AF_INET : AF_INET6, (uint16_t)sc->port,
@@ -846,25 +861,24 @@ check_sock(const config_setting_t *g, struct sock_conf *sc, struct conf_err *err
 static void
 sock_defaults(struct sock_conf *sc, const config_setting_t *g)
 {
+	size_t i;
+
 	sc->line = (int)config_setting_source_line(g);
 	sc->port = -1;
 	sc->mode = -1;
-	sc->broadcast = -1;
-	sc->multicast_ttl = -1;
-	sc->multicast_loop = -1;
-	sc->ipv6_only = -1;
+	for (i = 0; i < sockopt_count; i++)
+		*sockopt_field(&sockopt_table[i], sc) = sockopt_table[i].unset;
 	sc->max_size = CONF_DEFAULT_MAX_SIZE;
 }
 
 static int
 parse_sock(config_setting_t *g, struct sock_conf *sc, struct conf_err *err)
 {
-	const char *names[ARRAY_SIZE(sock_keys) + 1] = { NULL };
+	const char *names[ARRAY_SIZE(sock_keys) + SOCKOPT_MAX + 1] = { NULL };
 	const struct sock_key *k;
 	config_setting_t *s;
 	char got[80];
 	long long v;
-	bool b;
 	size_t i;
 	int r;
 
@@ -874,6 +888,8 @@ parse_sock(config_setting_t *g, struct sock_conf *sc, struct conf_err *err)
 		    describe(g, got, sizeof(got)));
 	for (i = 0; i < ARRAY_SIZE(sock_keys); i++)
 		names[i] = sock_keys[i].name;
+	for (i = 0; i < sockopt_count && i < SOCKOPT_MAX; i++)
+		names[ARRAY_SIZE(sock_keys) + i] = sockopt_table[i].key;
 	r = conf_check_keys(g, names, err);
 	if (r < 0)
 		return r;
@@ -885,11 +901,7 @@ parse_sock(config_setting_t *g, struct sock_conf *sc, struct conf_err *err)
 		s = config_setting_get_member(g, k->name);
 		if (s == NULL || strcmp(k->name, "type") == 0)
 			continue;
-		if (strcmp(k->name, "reuseport") == 0) {
-			r = conf_get_bool(g, k->name, &b, err);
-			if (r > 0)
-				sc->reuseport = b;
-		} else if (strcmp(k->name, "max_size") == 0) {
+		if (strcmp(k->name, "max_size") == 0) {
 			r = check_int(s, k->min, k->max, &v, err);
 			if (r == 0)
 				sc->max_size = (uint32_t)v;
@@ -900,6 +912,18 @@ parse_sock(config_setting_t *g, struct sock_conf *sc, struct conf_err *err)
 		} else {
 			r = key_int(g, s, sc, err, k);
 		}
+		if (r < 0)
+			return r;
+	}
+	for (i = 0; i < sockopt_count; i++) {
+		const struct sockopt *o = &sockopt_table[i];
+		struct sock_key ok = { o->key, NULL, o->off, o->is_bool ? -1 : o->min,
+		    o->is_bool ? -1 : o->max };
+
+		s = config_setting_get_member(g, o->key);
+		if (s == NULL)
+			continue;
+		r = o->is_bool ? key_bool(g, s, sc, err, &ok) : key_int(g, s, sc, err, &ok);
 		if (r < 0)
 			return r;
 	}
@@ -1293,6 +1317,8 @@ conf_foreach_key(void (*cb)(const char *section, const char *key, void *ud), voi
 		cb("global", global_keys[i], ud);
 	for (i = 0; i < ARRAY_SIZE(sock_keys); i++)
 		cb("socket", sock_keys[i].name, ud);
+	for (i = 0; i < sockopt_count; i++)
+		cb("socket", sockopt_table[i].key, ud);
 	for (i = 0; rate_limit_keys[i] != NULL; i++)
 		cb("rate_limit", rate_limit_keys[i], ud);
 	handler_foreach(walk_handler, &kw);

@@ -64,6 +64,7 @@ struct sock_conf {
 	bool			 has_owner, has_group;
 	uid_t			 owner;
 	gid_t			 group;
+	/* The socket options (sockopt.c's table says which value means unset). */
 	int			 ttl;		/* 0 = unset */
 	int			 broadcast;	/* -1 = unset, else 0/1 */
 	int			 multicast_ttl;	/* -1 = unset */
@@ -71,7 +72,7 @@ struct sock_conf {
 	char			**mcast_groups;
 	size_t			 n_mcast_groups;
 	int			 ipv6_only;	/* -1 = unset */
-	bool			 reuseport;
+	int			 reuseport;	/* 0/1 */
 	int			 recv_buffer;	/* 0 = unset */
 	int			 send_buffer;
 	uint32_t		 max_size;

@@ -362,24 +362,19 @@ fwd_test(const void *conf, const char *file, struct conf_err *err)
 
 /* --- counting ------------------------------------------------------------ */
 
-static struct dg_stats *
-sock_counters(struct target *t)
-{
-	return &t->f->h->sock->stats;
-}
 
 static void
 count_sent(struct target *t, unsigned n)
 {
 	t->sent += n;
-	sock_counters(t)->sent += n;
+	handler_count(t->f->h, HANDLER_SENT, n);
 }
 
 static void
 count_dropped(struct target *t, unsigned n)
 {
 	t->dropped += n;
-	sock_counters(t)->dropped += n;
+	handler_count(t->f->h, HANDLER_DROPPED, n);
 }
 
 /* --- sending (the txq's callbacks) -------------------------------------- */
@@ -397,7 +392,7 @@ on_failed(void *userdata, int r, unsigned n)
 	struct target *t = userdata;
 
 	t->errors += n;
-	sock_counters(t)->send_errors += n;
+	handler_count(t->f->h, HANDLER_SEND_ERRORS, n);
 	/* A unix receiver that went away may come back at the same path. */
 	if (t->tc->kind == TK_UNIX && (r == -ECONNREFUSED || r == -ENOTCONN))
 		sock_out_disconnect(t->out);
@@ -438,7 +433,7 @@ on_want_write(void *userdata, bool on)
 
 	if (t->out == NULL)
 		return;
-	r = sock_out_want_write(t->out, on);
+	r = handler_want_write(t->f->h, t->out, on);
 	if (r < 0)
 		log_warning_errno(r, "%s: forward to %s: cannot wait for the socket: %m",
 		    t->f->h->sock->name, t->tc->spec);
@@ -580,10 +575,9 @@ on_resolved(void *userdata, int err, const union sockaddr_any *a, socklen_t len)
 		return;
 	}
 	if (t->out != NULL && sock_out_family(t->out) != a->sa.sa_family)
-		t->out = sock_out_free(t->out);
+		t->out = handler_close_out(t->f->h, t->out);
 	if (t->out == NULL) {
-		r = sock_out_new(f->h->reactor, a->sa.sa_family, f->h->sock_conf, drain, t,
-		    &t->out);
+		r = handler_open_out(f->h, a->sa.sa_family, drain, t, &t->out);
 		if (r < 0) {
 			log_warning_errno(r, "%s: forward to %s: cannot open a socket: %m",
 			    f->h->sock->name, t->tc->spec);
@@ -592,7 +586,7 @@ on_resolved(void *userdata, int err, const union sockaddr_any *a, socklen_t len)
 		}
 		txq_set_fd(t->txq, sock_out_fd(t->out));
 		if (txq_queued(t->txq) > 0)
-			(void)sock_out_want_write(t->out, true);
+			(void)handler_want_write(f->h, t->out, true);
 	}
 	if (!t->resolved || !addr_equal(&t->addr.sa, t->addr_len, &a->sa, len))
 		log_info("%s: forward to %s: %s", f->h->sock->name, t->tc->spec,
@@ -609,7 +603,7 @@ start_resolve(struct target *t)
 	const struct fwd_conf *c = t->f->conf;
 	uint64_t interval = (uint64_t)c->resolve_interval * 1000;
 
-	return resolve_new(t->f->h->reactor, t->tc->host, t->tc->port, interval,
+	return handler_resolve(t->f->h, t->tc->host, t->tc->port, interval,
 	    interval > 0 ? MIN(interval, FWD_RETRY_MS) : FWD_RETRY_MS, on_resolved, t, &t->rs);
 }
 
@@ -657,8 +651,8 @@ target_init(struct fwd *f, struct target *t, const struct target_conf *tc)
 	/* Unix targets are connected: their datagrams carry no name. */
 	if (tc->kind != TK_UNIX)
 		txq_set_peer(t->txq, &t->addr.sa, t->addr_len);
-	r = sock_out_new(f->h->reactor, tc->kind == TK_UNIX ? AF_UNIX : tc->addr.sa.sa_family,
-	    f->h->sock_conf, drain, t, &t->out);
+	r = handler_open_out(f->h, tc->kind == TK_UNIX ? AF_UNIX : tc->addr.sa.sa_family,
+	    drain, t, &t->out);
 	if (r == 0)
 		txq_set_fd(t->txq, sock_out_fd(t->out));
 	return r;
@@ -702,7 +696,7 @@ take_over(struct handler *h, struct handler *old)
 		}
 		if (t->tc->kind != TK_HOST || was->resolve_interval == f->conf->resolve_interval)
 			continue;
-		t->rs = resolve_free(t->rs);
+		t->rs = handler_resolve_free(t->f->h, t->rs);
 		r = start_resolve(t);
 		if (r < 0)
 			return r;
@@ -789,8 +783,8 @@ fwd_stop(struct handler *h)
 				txq_drain(t->txq);
 			count_dropped(t, txq_discard(t->txq));
 		}
-		t->rs = resolve_free(t->rs);
-		t->out = sock_out_free(t->out);
+		t->rs = handler_resolve_free(t->f->h, t->rs);
+		t->out = handler_close_out(t->f->h, t->out);
 		t->txq = txq_free(t->txq);
 		free(t->key);
 	}

@@ -1,6 +1,8 @@
 /*
- * handler.c: the registry of handler types and instance life cycle.
- * Adding a handler type means one h_*.c file and one line below.
+ * handler.c: the registry of handler types, instance life cycle, and the
+ * services handlers call (through the table the core gave them).
+ * Adding a handler type means one file under src/handlers/ and one line
+ * below.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -37,8 +39,8 @@ handler_foreach(void (*cb)(const struct handler_ops *ops, void *ud), void *ud)
 
 int
 handler_new(const struct handler_conf *hc, const struct sock_conf *sc,
-    struct dg_socket *sock, struct reactor *r, unsigned index, struct handler *old,
-    struct handler **ret)
+    struct dg_socket *sock, const struct handler_services *svc, unsigned index,
+    struct handler *old, struct handler **ret)
 {
 	struct handler *h;
 	int rc;
@@ -50,7 +52,7 @@ handler_new(const struct handler_conf *hc, const struct sock_conf *sc,
 	h->conf = hc->conf;
 	h->sock = sock;
 	h->sock_conf = sc;
-	h->reactor = r;
+	h->svc = svc;
 	h->index = index;
 	if (old != NULL && old->ops != hc->ops)
 		old = NULL;
@@ -79,4 +81,71 @@ handler_free(struct handler *h)
 		h->ops->stop(h);
 	free(h);
 	return NULL;
+}
+
+/* --- services ------------------------------------------------------------ */
+
+int
+handler_open_out(const struct handler *h, int family, handler_fn on_writable, void *userdata,
+    struct sock_out **ret)
+{
+	if (h->svc == NULL)
+		return -EOPNOTSUPP;
+	return h->svc->open_out(h->svc->core, family, h->sock_conf, on_writable, userdata, ret);
+}
+
+struct sock_out *
+handler_close_out(const struct handler *h, struct sock_out *o)
+{
+	if (o == NULL || h->svc == NULL)
+		return NULL;
+	return h->svc->close_out(o);
+}
+
+int
+handler_want_write(const struct handler *h, struct sock_out *o, bool on)
+{
+	return h->svc->want_write(o, on);
+}
+
+int
+handler_resolve(const struct handler *h, const char *host, uint16_t port, uint64_t interval_ms,
+    uint64_t retry_ms, handler_resolved_fn cb, void *userdata, struct resolve **ret)
+{
+	if (h->svc == NULL)
+		return -EOPNOTSUPP;
+	return h->svc->resolve(h->svc->core, host, port, interval_ms, retry_ms, cb, userdata,
+	    ret);
+}
+
+struct resolve *
+handler_resolve_free(const struct handler *h, struct resolve *rs)
+{
+	if (rs == NULL || h->svc == NULL)
+		return NULL;
+	return h->svc->resolve_free(rs);
+}
+
+int
+handler_timer_add(const struct handler *h, uint64_t interval_ms, handler_fn fn, void *userdata,
+    struct handler_timer **ret)
+{
+	if (h->svc == NULL)
+		return -EOPNOTSUPP;
+	return h->svc->timer_add(h->svc->core, interval_ms, fn, userdata, ret);
+}
+
+struct handler_timer *
+handler_timer_del(const struct handler *h, struct handler_timer *t)
+{
+	if (t == NULL || h->svc == NULL)
+		return NULL;
+	return h->svc->timer_del(h->svc->core, t);
+}
+
+void
+handler_count(const struct handler *h, enum handler_counter c, uint64_t n)
+{
+	if (h->svc != NULL && h->sock != NULL)
+		h->svc->count(h->sock, c, n);
 }

@@ -1,9 +1,13 @@
 /*
- * handler.h: the handler interface. A handler is one file (h_*.c) that
- * exports one struct handler_ops, listed in handler.c's registry.
+ * handler.h: the handler interface. A handler is one file under
+ * src/handlers/ that exports one struct handler_ops, listed in
+ * handler.c's registry.
  *
- * Handlers never see the reactor, epoll or sd-daemon; they reply through
- * sock_reply() and send through sock_out (sock.h).
+ * Handlers never see the event loop or sd-daemon: they reply through
+ * sock_reply() (sock.h), and everything else the core does for them
+ * (outbound sockets and their writability, name resolution, timers,
+ * the socket's counters) goes through the services table they are
+ * given (struct handler_services, handler_open_out() and friends).
  */
 #ifndef DGRAMD_HANDLER_H
 #define DGRAMD_HANDLER_H
@@ -14,11 +18,54 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "addr.h"
 #include "conf.h"
 
 struct dg_socket;
-struct reactor;
+struct handler;
+struct handler_timer;
+struct resolve;
+struct sock_out;
 struct stats_visitor;
+
+/* A callback with its userdata: writability, a timer. */
+typedef void (*handler_fn)(void *userdata);
+/* A lookup ended: err 0 with the address (port set), or an EAI_* code (a NULL). */
+typedef void (*handler_resolved_fn)(void *userdata, int err, const union sockaddr_any *a,
+    socklen_t len);
+
+/* The socket counters a handler adds to (what it sent for the socket). */
+enum handler_counter {
+	HANDLER_SENT,
+	HANDLER_SEND_ERRORS,
+	HANDLER_DROPPED,
+};
+
+/*
+ * What the core does for handlers (src/core/services.c fills it); core
+ * is the implementation's own state. Handlers call it through the
+ * handler_* wrappers below.
+ */
+struct handler_services {
+	void	*core;
+	/* An outbound socket of family with sc's options (sock_out.h). */
+	int	(*open_out)(void *core, int family, const struct sock_conf *sc,
+		    handler_fn on_writable, void *userdata, struct sock_out **ret);
+	struct sock_out *(*close_out)(struct sock_out *o);
+	/* Calls on_writable whenever the socket can take more (on), or stops. */
+	int	(*want_write)(struct sock_out *o, bool on);
+	/* Resolves host now and every interval_ms (retry_ms after a failure). */
+	int	(*resolve)(void *core, const char *host, uint16_t port, uint64_t interval_ms,
+		    uint64_t retry_ms, handler_resolved_fn cb, void *userdata,
+		    struct resolve **ret);
+	struct resolve *(*resolve_free)(struct resolve *rs);
+	/* A periodic timer. */
+	int	(*timer_add)(void *core, uint64_t interval_ms, handler_fn fn, void *userdata,
+		    struct handler_timer **ret);
+	struct handler_timer *(*timer_del)(void *core, struct handler_timer *t);
+	/* Adds n to one of the socket's counters. */
+	void	(*count)(struct dg_socket *s, enum handler_counter c, uint64_t n);
+};
 
 /*
  * One received datagram, lent to handle(). Its bytes stay valid until the
@@ -43,7 +90,7 @@ struct handler {
 	void				*state;	/* owned by start()/stop() */
 	struct dg_socket		*sock;	/* the socket it serves, not owned */
 	const struct sock_conf		*sock_conf;	/* that socket's config */
-	struct reactor			*reactor;	/* opaque, for sock_out_new() */
+	const struct handler_services	*svc;	/* the core's services, not owned */
 	unsigned			 index;	/* position in the chain */
 	uint64_t			 handled;
 	uint64_t			 errors;
@@ -92,12 +139,29 @@ const struct handler_ops	*handler_lookup(const char *type);
 /* Calls cb for every registered type. */
 void	handler_foreach(void (*cb)(const struct handler_ops *ops, void *ud), void *ud);
 
-/* Creates and starts an instance; old as for ops->start. 0 or -errno. */
+/*
+ * Creates and starts an instance with the services svc (which must
+ * outlive it); old as for ops->start. 0 or -errno.
+ */
 int	handler_new(const struct handler_conf *hc, const struct sock_conf *sc,
-	    struct dg_socket *sock, struct reactor *r, unsigned index, struct handler *old,
-	    struct handler **ret);
+	    struct dg_socket *sock, const struct handler_services *svc, unsigned index,
+	    struct handler *old, struct handler **ret);
 /* Stops and frees; accepts NULL; returns NULL. */
 struct handler	*handler_free(struct handler *h);
+
+/* The services, for h: see struct handler_services. */
+int	handler_open_out(const struct handler *h, int family, handler_fn on_writable,
+	    void *userdata, struct sock_out **ret);
+struct sock_out *handler_close_out(const struct handler *h, struct sock_out *o);
+int	handler_want_write(const struct handler *h, struct sock_out *o, bool on);
+int	handler_resolve(const struct handler *h, const char *host, uint16_t port,
+	    uint64_t interval_ms, uint64_t retry_ms, handler_resolved_fn cb, void *userdata,
+	    struct resolve **ret);
+struct resolve *handler_resolve_free(const struct handler *h, struct resolve *rs);
+int	handler_timer_add(const struct handler *h, uint64_t interval_ms, handler_fn fn,
+	    void *userdata, struct handler_timer **ret);
+struct handler_timer *handler_timer_del(const struct handler *h, struct handler_timer *t);
+void	handler_count(const struct handler *h, enum handler_counter c, uint64_t n);
 
 extern const struct handler_ops echo_handler_ops;
 extern const struct handler_ops log_handler_ops;

@@ -15,6 +15,7 @@
 #include "ratelimit.h"
 #include "reactor.h"
 #include "route.h"
+#include "services.h"
 #include "sock.h"
 #include "stats.h"
 #include "util.h"
@@ -144,6 +145,7 @@ route_new(const struct sock_conf *sc, struct dg_socket *sock, struct reactor *r,
 	rt->conf = sc;
 	rt->sock = sock;
 	rt->reactor = r;
+	rt->svc = services_of(r);
 	rt->err_rl = calloc(1, sizeof(*rt->err_rl));
 	rt->handlers = calloc(sc->n_handlers, sizeof(struct handler *));
 	if (rt->err_rl == NULL || rt->handlers == NULL) {
@@ -159,7 +161,7 @@ route_new(const struct sock_conf *sc, struct dg_socket *sock, struct reactor *r,
 
 		if (old != NULL && i < old->n_handlers)
 			prev = old->handlers[i];
-		rc = handler_new(&sc->handlers[i], sc, sock, r, (unsigned)i, prev,
+		rc = handler_new(&sc->handlers[i], sc, sock, &rt->svc, (unsigned)i, prev,
 		    &rt->handlers[i]);
 		if (rc < 0)
 			goto fail;

@@ -21,6 +21,7 @@ struct route {
 	size_t			 n_handlers;
 	struct log_ratelimit	*err_rl;
 	struct reactor		*reactor;
+	struct handler_services	 svc;	/* what its handlers get from the core */
 	/* rate_limit: the buckets, and a timer that runs while dropping. */
 	struct ratelimit	*rl;
 	struct reactor_watch	*rl_timer;

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "reactor.h"
 #include "sock.h"
+#include "sockopt.h"
 #include "stats.h"
 #include "txq.h"
 #include "util.h"
@@ -122,14 +123,6 @@ sock_area_max_size(const struct recv_area *a)
 }
 
 static int
-setopt_int(int fd, int level, int name, int value)
-{
-	if (setsockopt(fd, level, name, &value, sizeof(value)) < 0)
-		return -errno;
-	return 0;
-}
-
-static int
 family_of(enum sock_type t)
 {
 	switch (t) {
@@ -149,29 +142,6 @@ conf_wildcard(const struct sock_conf *c)
 	return c->address == NULL ||
 	    (c->type == SOCK_T_UDP4 && c->addr.in.sin_addr.s_addr == htonl(INADDR_ANY)) ||
 	    (c->type == SOCK_T_UDP6 && IN6_IS_ADDR_UNSPECIFIED(&c->addr.in6.sin6_addr));
-}
-
-/* Sets a buffer size; above the system maximum, forces it or warns. */
-static int
-set_buffer(struct dg_socket *s, int opt, int force_opt, int size, const char *what)
-{
-	int got = 0, r;
-	socklen_t len = sizeof(got);
-
-	r = setopt_int(s->fd, SOL_SOCKET, opt, size);
-	if (r < 0)
-		return r;
-	/* The kernel doubles what it grants; less than asked means capped. */
-	if (getsockopt(s->fd, SOL_SOCKET, opt, &got, &len) < 0)
-		return -errno;
-	if (got / 2 >= size)
-		return 0;
-	if (setopt_int(s->fd, SOL_SOCKET, force_opt, size) == 0)
-		return 0;
-	log_warning("%s: %s %d is above the system maximum, using %d "
-	    "(raise net.core.%s or run with CAP_NET_ADMIN)", s->name, what, size, got / 2,
-	    opt == SO_RCVBUF ? "rmem_max" : "wmem_max");
-	return 0;
 }
 
 static int
@@ -208,45 +178,30 @@ sock_apply_options(struct dg_socket *s, const struct sock_conf *c)
 {
 	bool v6 = c->type == SOCK_T_UDP6;
 	int want_pktinfo = s->adopted || conf_wildcard(c);
-	int r = 0;
+	int r;
 
 	s->max_size = c->max_size;
-	if (c->recv_buffer > 0)
-		r = set_buffer(s, SO_RCVBUF, SO_RCVBUFFORCE, c->recv_buffer, "recv_buffer");
-	if (r == 0 && c->send_buffer > 0)
-		r = set_buffer(s, SO_SNDBUF, SO_SNDBUFFORCE, c->send_buffer, "send_buffer");
+	r = sockopt_apply(s->fd, c, s->name);
 	/*
 	 * Kernel drops are read with SO_MEMINFO (kernel_drops()), not carried
 	 * by an SO_RXQ_OVFL message on every datagram once there was one; off
 	 * also on a socket handed over by an older dgramd.
 	 */
 	if (r == 0)
-		r = setopt_int(s->fd, SOL_SOCKET, SO_RXQ_OVFL, 0);
+		r = sockopt_set_int(s->fd, SOL_SOCKET, SO_RXQ_OVFL, 0);
 	if (r < 0 || c->type == SOCK_T_UNIX) {
 		if (r == 0 && c->type == SOCK_T_UNIX) {
 			/* Off where nothing reads them: both sides pay for them. */
 			bool cred = sock_conf_wants_cred(c);
 
-			r = setopt_int(s->fd, SOL_SOCKET, SO_PASSCRED, cred);
+			r = sockopt_set_int(s->fd, SOL_SOCKET, SO_PASSCRED, cred);
 			s->passcred = r == 0 && cred;
 		}
 		return r;
 	}
-	if (c->ttl > 0)
-		r = v6 ? setopt_int(s->fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, c->ttl) :
-		    setopt_int(s->fd, IPPROTO_IP, IP_TTL, c->ttl);
-	if (r == 0 && c->broadcast >= 0 && !v6)
-		r = setopt_int(s->fd, SOL_SOCKET, SO_BROADCAST, c->broadcast);
-	if (r == 0 && c->multicast_ttl >= 0)
-		r = v6 ? setopt_int(s->fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, c->multicast_ttl) :
-		    setopt_int(s->fd, IPPROTO_IP, IP_MULTICAST_TTL, c->multicast_ttl);
-	if (r == 0 && c->multicast_loop >= 0)
-		r = v6 ? setopt_int(s->fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, c->multicast_loop) :
-		    setopt_int(s->fd, IPPROTO_IP, IP_MULTICAST_LOOP, c->multicast_loop);
 	/* Replies need the address a datagram came to only on a wildcard socket. */
-	if (r == 0)
-		r = v6 ? setopt_int(s->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, want_pktinfo) :
-		    setopt_int(s->fd, IPPROTO_IP, IP_PKTINFO, want_pktinfo);
+	r = v6 ? sockopt_set_int(s->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, want_pktinfo) :
+	    sockopt_set_int(s->fd, IPPROTO_IP, IP_PKTINFO, want_pktinfo);
 	if (r == 0)
 		r = join_groups(s, c);
 	return r;
@@ -308,27 +263,6 @@ finish_unix(struct dg_socket *s, const struct sock_conf *c)
 	return 0;
 }
 
-/* The size a fresh socket of this type gets for opt (the system default). */
-static int
-default_buffer(enum sock_type t, int opt, int *ret)
-{
-	int fd, v = 0;
-	socklen_t len = sizeof(v);
-
-	fd = socket(family_of(t), SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (getsockopt(fd, SOL_SOCKET, opt, &v, &len) < 0) {
-		v = -errno;
-		safe_close(fd);
-		return v;
-	}
-	safe_close(fd);
-	/* getsockopt reports twice what setsockopt takes. */
-	*ret = v / 2;
-	return 0;
-}
-
 static bool
 has_group(const struct sock_conf *c, const char *g)
 {
@@ -366,50 +300,13 @@ leave_group(struct dg_socket *s, enum sock_type t, const char *group)
 	return 0;
 }
 
-/*
- * Puts back the system default of what old set and c leaves unset, so
- * that removing a key on reload undoes it.
- */
-static int
-reset_unset(struct dg_socket *s, const struct sock_conf *c, const struct sock_conf *old)
-{
-	bool v6 = c->type == SOCK_T_UDP6;
-	int def = 0, r = 0;
-
-	if (old->recv_buffer > 0 && c->recv_buffer == 0) {
-		r = default_buffer(c->type, SO_RCVBUF, &def);
-		if (r == 0)
-			r = setopt_int(s->fd, SOL_SOCKET, SO_RCVBUF, def);
-	}
-	if (r == 0 && old->send_buffer > 0 && c->send_buffer == 0) {
-		r = default_buffer(c->type, SO_SNDBUF, &def);
-		if (r == 0)
-			r = setopt_int(s->fd, SOL_SOCKET, SO_SNDBUF, def);
-	}
-	if (r < 0 || c->type == SOCK_T_UNIX)
-		return r;
-	/* -1 means "the system default" for the hop limits. */
-	if (old->ttl > 0 && c->ttl == 0)
-		r = v6 ? setopt_int(s->fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, -1) :
-		    setopt_int(s->fd, IPPROTO_IP, IP_TTL, -1);
-	if (r == 0 && old->broadcast > 0 && c->broadcast < 0 && !v6)
-		r = setopt_int(s->fd, SOL_SOCKET, SO_BROADCAST, 0);
-	if (r == 0 && old->multicast_ttl >= 0 && c->multicast_ttl < 0)
-		r = v6 ? setopt_int(s->fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, -1) :
-		    setopt_int(s->fd, IPPROTO_IP, IP_MULTICAST_TTL, 1);
-	if (r == 0 && old->multicast_loop >= 0 && c->multicast_loop < 0)
-		r = v6 ? setopt_int(s->fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 1) :
-		    setopt_int(s->fd, IPPROTO_IP, IP_MULTICAST_LOOP, 1);
-	return r;
-}
-
 int
 sock_update_options(struct dg_socket *s, const struct sock_conf *c, const struct sock_conf *old)
 {
 	size_t i;
 	int r;
 
-	r = reset_unset(s, c, old);
+	r = sockopt_reset(s->fd, c, old);
 	for (i = 0; r == 0 && i < old->n_mcast_groups; i++)
 		if (!has_group(c, old->mcast_groups[i]))
 			r = leave_group(s, c->type, old->mcast_groups[i]);
@@ -420,12 +317,7 @@ sock_update_options(struct dg_socket *s, const struct sock_conf *c, const struct
 	if (r < 0)
 		return r;
 	/* These shape the bind itself: a kept socket cannot take them. */
-	if ((c->ipv6_only != 0) != (old->ipv6_only != 0) && c->type == SOCK_T_UDP6)
-		log_warning("%s: ipv6_only changed; it takes effect when the socket is bound "
-		    "anew (restart, or change its address or port)", c->name);
-	if (c->reuseport != old->reuseport)
-		log_warning("%s: reuseport changed; it takes effect when the socket is bound "
-		    "anew (restart, or change its address or port)", c->name);
+	sockopt_warn_binding(c, old);
 	return 0;
 }
 
@@ -446,17 +338,9 @@ sock_open(const struct sock_conf *c, struct dg_socket **ret, const char **ret_wh
 		goto fail;
 	}
 	what = "setsockopt";
-	if (c->type == SOCK_T_UDP6) {
-		r = setopt_int(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, c->ipv6_only != 0);
-		if (r < 0)
-			goto fail;
-	}
-	if (c->reuseport) {
-		r = setopt_int(s->fd, SOL_SOCKET, SO_REUSEPORT, 1);
-		if (r < 0)
-			goto fail;
-	}
-	r = sock_apply_options(s, c);
+	r = sockopt_apply_binding(s->fd, c);
+	if (r == 0)
+		r = sock_apply_options(s, c);
 	if (r < 0)
 		goto fail;
 	is_path = c->type == SOCK_T_UNIX && c->path[0] != '@';

@@ -13,6 +13,7 @@
 
 #include "reactor.h"
 #include "sock_out.h"
+#include "sockopt.h"
 #include "util.h"
 
 /* Datagrams discarded per wakeup, so a chatty target cannot starve the loop. */
@@ -31,38 +32,14 @@ struct sock_out {
 };
 
 static int
-setopt_int(int fd, int level, int name, int value)
-{
-	if (setsockopt(fd, level, name, &value, sizeof(value)) < 0)
-		return -errno;
-	return 0;
-}
-
-static int
 apply(int fd, int family, const struct sock_conf *sc)
 {
-	bool v6 = family == AF_INET6;
-	int r = 0;
+	int r;
 
-	if (sc->send_buffer > 0 &&
-	    setopt_int(fd, SOL_SOCKET, SO_SNDBUFFORCE, sc->send_buffer) < 0)
-		r = setopt_int(fd, SOL_SOCKET, SO_SNDBUF, sc->send_buffer);
-	if (r < 0 || family == AF_UNIX)
-		return r;
-	if (sc->ttl > 0)
-		r = v6 ? setopt_int(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, sc->ttl) :
-		    setopt_int(fd, IPPROTO_IP, IP_TTL, sc->ttl);
-	if (r == 0 && sc->broadcast >= 0 && !v6)
-		r = setopt_int(fd, SOL_SOCKET, SO_BROADCAST, sc->broadcast);
-	if (r == 0 && sc->multicast_ttl >= 0)
-		r = v6 ? setopt_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, sc->multicast_ttl) :
-		    setopt_int(fd, IPPROTO_IP, IP_MULTICAST_TTL, sc->multicast_ttl);
-	if (r == 0 && sc->multicast_loop >= 0)
-		r = v6 ? setopt_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, sc->multicast_loop) :
-		    setopt_int(fd, IPPROTO_IP, IP_MULTICAST_LOOP, sc->multicast_loop);
+	r = sockopt_apply_outbound(fd, family, sc);
 	/* Nothing is meant to arrive here: keep the receive buffer minimal. */
-	if (r == 0)
-		(void)setopt_int(fd, SOL_SOCKET, SO_RCVBUF, 1);
+	if (r == 0 && family != AF_UNIX)
+		(void)sockopt_set_int(fd, SOL_SOCKET, SO_RCVBUF, 1);
 	return r;
 }
 
@@ -107,7 +84,7 @@ sock_out_new(struct reactor *r, int family, const struct sock_conf *sc,
 		goto fail;
 	}
 	if (family == AF_INET6) {
-		rc = setopt_int(o->fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+		rc = sockopt_set_int(o->fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
 		if (rc < 0)
 			goto fail;
 	}

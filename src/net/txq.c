@@ -101,19 +101,20 @@ free_batch(struct txq *q)
 	q->dleft = mfree(q->dleft);
 }
 
+/* Every slot is written before it is read: plain malloc keeps idle pages clean. */
 static int
 alloc_batch(struct txq *q, unsigned cap)
 {
 	free_batch(q);
 	q->cap = 0;
-	q->msgs = calloc(cap, sizeof(*q->msgs));
-	q->iov = calloc(cap, sizeof(*q->iov));
-	q->ctrl = calloc(cap, sizeof(*q->ctrl));
-	q->gmsgs = calloc(cap, sizeof(*q->gmsgs));
-	q->gfirst = calloc(cap + 1, sizeof(*q->gfirst));
-	q->dent = calloc(cap, sizeof(struct ent *));
-	q->doff = calloc(cap, sizeof(*q->doff));
-	q->dleft = calloc(cap, sizeof(*q->dleft));
+	q->msgs = reallocarray(NULL, cap, sizeof(*q->msgs));
+	q->iov = reallocarray(NULL, cap, sizeof(*q->iov));
+	q->ctrl = reallocarray(NULL, cap, sizeof(*q->ctrl));
+	q->gmsgs = reallocarray(NULL, cap, sizeof(*q->gmsgs));
+	q->gfirst = reallocarray(NULL, cap + 1, sizeof(*q->gfirst));
+	q->dent = reallocarray(NULL, cap, sizeof(struct ent *));
+	q->doff = reallocarray(NULL, cap, sizeof(*q->doff));
+	q->dleft = reallocarray(NULL, cap, sizeof(*q->dleft));
 	if (q->msgs == NULL || q->iov == NULL || q->ctrl == NULL || q->gmsgs == NULL ||
 	    q->gfirst == NULL || q->dent == NULL || q->doff == NULL || q->dleft == NULL) {
 		free_batch(q);

@@ -56,12 +56,6 @@ log_force_debug(void)
 }
 
 int
-log_get_level(void)
-{
-	return log_level;
-}
-
-int
 log_level_from_string(const char *s)
 {
 	size_t i;
@@ -154,10 +148,4 @@ log_ratelimit_ok(struct log_ratelimit *rl)
 	}
 	rl->suppressed++;
 	return false;
-}
-
-char *
-xstrdup(const char *s)
-{
-	return s != NULL ? strdup(s) : NULL;
 }

@@ -21,7 +21,6 @@ enum log_level {
 void	log_init(void);
 /* Sets the most verbose level written (a LOG_LVL_*). */
 void	log_set_level(int level);
-int	log_get_level(void);
 /* -v: debug whatever the config says. */
 void	log_force_debug(void);
 /* Parses a level name ("debug" .. "error"); returns the level or -EINVAL. */

@@ -37,7 +37,4 @@ mfree(void *p)
 	return NULL;
 }
 
-/* strdup that accepts NULL. */
-char	*xstrdup(const char *s);
-
 #endif
