@@ -128,12 +128,32 @@ parse_pri(const uint8_t *p, size_t n, int *ret)
 	return i + 1;
 }
 
+/*
+ * RFC 6587 octet counting, "LEN SP MSG", as logger --octet-count sends it
+ * even in a datagram: the length of the prefix when LEN (no leading zero)
+ * is exactly the number of bytes after it and they start with '<' (a
+ * PRI), else 0: the datagram is taken as it is, so "6 apples" stays.
+ */
+static size_t
+octet_count_len(const uint8_t *p, size_t n)
+{
+	size_t i, v = 0;
+
+	for (i = 0; i < n && i < 6 && is_digit(p[i]); i++)
+		v = v * 10 + (size_t)(p[i] - '0');
+	if (i == 0 || p[0] == '0' || i + 1 >= n || p[i] != ' ' || v != n - i - 1 ||
+	    p[i + 1] != '<')
+		return 0;
+	return i + 1;
+}
+
 int
 syslog_parse_pri(const uint8_t *data, size_t len)
 {
+	size_t l = octet_count_len(data, len);
 	int pri = SYSLOG_PRI_DEFAULT;
 
-	(void)parse_pri(data, len, &pri);
+	(void)parse_pri(data + l, len - l, &pri);
 	return pri;
 }
 
@@ -215,7 +235,17 @@ ts_3164(const uint8_t *p, size_t n)
 	return i;
 }
 
-/* An RFC 3339 timestamp "yyyy-mm-ddThh:mm:ss[.frac](Z|+hh:mm)"; its length or 0. */
+/* The two digits at p as a number (they are digits). */
+static int
+num2(const uint8_t *p)
+{
+	return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+/*
+ * An RFC 3339 timestamp "yyyy-mm-ddThh:mm:ss[.frac](Z|+hh:mm)", fields in
+ * range (a leap second allowed); its length or 0.
+ */
 static size_t
 ts_3339(const uint8_t *p, size_t n)
 {
@@ -223,6 +253,9 @@ ts_3339(const uint8_t *p, size_t n)
 
 	if (n < 20 || !digits(p, 4) || p[4] != '-' || !digits(p + 5, 2) || p[7] != '-' ||
 	    !digits(p + 8, 2) || (p[10] != 'T' && p[10] != 't') || !is_clock(p + 11, n - 11))
+		return 0;
+	if (num2(p + 5) < 1 || num2(p + 5) > 12 || num2(p + 8) < 1 || num2(p + 8) > 31 ||
+	    num2(p + 11) > 23 || num2(p + 14) > 59 || num2(p + 17) > 60)
 		return 0;
 	i = 19;
 	if (i + 1 < n && p[i] == '.' && is_digit(p[i + 1]))
@@ -402,12 +435,29 @@ parse_5424(const uint8_t *p, size_t n, struct syslog_msg *m)
 	m->msg = span(p, n);
 }
 
+/*
+ * "1 " then "-" or an RFC 3339 time stamp, each followed by a space or the
+ * end, starts an RFC 5424 header (rsyslog's rule): "<12>1 disk failed"
+ * and "<13>2 files copied" are RFC 3164 messages that begin with a digit.
+ */
+static bool
+is_5424(const uint8_t *p, size_t n)
+{
+	size_t l;
+
+	if (n < 3 || p[0] != '1' || p[1] != ' ')
+		return false;
+	l = p[2] == '-' ? 1 : ts_3339(p + 2, n - 2);
+	return l > 0 && (l == n - 2 || p[2 + l] == ' ');
+}
+
 void
 syslog_parse(const uint8_t *data, size_t len, struct syslog_msg *ret)
 {
 	struct syslog_msg *m = ret;
-	const uint8_t *p = data;
-	size_t n = syslog_strip_len(data, len), l;
+	size_t l = octet_count_len(data, len);
+	const uint8_t *p = data + l;
+	size_t n = syslog_strip_len(p, len - l);
 	int pri = SYSLOG_PRI_DEFAULT;
 
 	/* Filled in place: no copy of the whole struct per datagram. */
@@ -420,16 +470,9 @@ syslog_parse(const uint8_t *data, size_t len, struct syslog_msg *ret)
 	m->severity = pri % 8;
 	p += l;
 	n -= l;
-	/* "<PRI>1 " (VERSION 1..99 and a space) starts an RFC 5424 header. */
-	if (m->has_pri && n >= 2 && p[0] >= '1' && p[0] <= '9' &&
-	    (p[1] == ' ' || (n >= 3 && is_digit(p[1]) && p[2] == ' '))) {
-		m->version = p[0] - '0';
-		l = 2;
-		if (p[1] != ' ') {
-			m->version = m->version * 10 + (p[1] - '0');
-			l = 3;
-		}
-		parse_5424(p + l, n - l, m);
+	if (is_5424(p, n) && m->has_pri) {
+		m->version = 1;
+		parse_5424(p + 2, n - 2, m);
 	} else {
 		parse_3164(p, n, m);
 	}

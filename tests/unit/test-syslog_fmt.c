@@ -123,7 +123,7 @@ static const struct pcase pcases[] = {
 	{ "", 0, 13, false, false, NULL, NULL, NULL, NULL, NULL, NULL, "" },
 	{ "<13>", 0, 13, true, false, NULL, NULL, NULL, NULL, NULL, NULL, "" },
 	/* RFC 5424, cut short or malformed. */
-	{ "<13>1 ", 0, 13, true, true, NULL, NULL, NULL, NULL, NULL, NULL, "" },
+	{ "<13>1 ", 0, 13, true, false, NULL, NULL, NULL, NULL, NULL, NULL, "1 " },
 	{ "<13>1 2024-01-01T00:00:00Z host", 0, 13, true, true, "2024-01-01T00:00:00Z", "host",
 	  NULL, NULL, NULL, NULL, "" },
 	{ "<13>1 - h a p m [unterminated", 0, 13, true, true, NULL, "h", "a", "p", "m", NULL,
@@ -133,7 +133,35 @@ static const struct pcase pcases[] = {
 	{ "<13>1 - - - - - nosd", 0, 13, true, true, NULL, NULL, NULL, NULL, NULL, NULL,
 	  "nosd" },
 	{ "<13>1 - - - - - -", 0, 13, true, true, NULL, NULL, NULL, NULL, NULL, NULL, "" },
-	{ "<13>12 - h a - - - m", 0, 13, true, true, NULL, "h", "a", NULL, NULL, NULL, "m" },
+	/* RFC 5424 is VERSION 1 then "-" or an RFC 3339 time stamp (rsyslog's rule). */
+	{ "<13>12 - h a - - - m", 0, 13, true, false, NULL, NULL, NULL, NULL, NULL, NULL,
+	  "12 - h a - - - m" },
+	{ "<12>1 disk failed in array md0\0", 31, 12, true, false, NULL, NULL, NULL, NULL,
+	  NULL, NULL, "1 disk failed in array md0" },
+	{ "<13>2 files copied", 0, 13, true, false, NULL, NULL, NULL, NULL, NULL, NULL,
+	  "2 files copied" },
+	{ "<13>1 2024-13-01T00:00:00Z h a - - - m", 0, 13, true, false, NULL, NULL, NULL, NULL,
+	  NULL, NULL, "1 2024-13-01T00:00:00Z h a - - - m" },
+	{ "<13>1 2024-01-01T00:00:00 h a - - - m", 0, 13, true, false, NULL, NULL, NULL, NULL,
+	  NULL, NULL, "1 2024-01-01T00:00:00 h a - - - m" },
+	{ "<13>1 -", 0, 13, true, true, NULL, NULL, NULL, NULL, NULL, NULL, "" },
+	{ "<13>1 -x h", 0, 13, true, false, NULL, NULL, NULL, NULL, NULL, NULL, "1 -x h" },
+	{ "1 - h a - - - m", 0, 13, false, false, NULL, NULL, NULL, NULL, NULL, NULL,
+	  "1 - h a - - - m" },
+	/* RFC 6587 octet counting in a datagram (logger --octet-count, UDP and unix). */
+	{ "89 <34>1 2026-12-01T23:37:44.810783+00:00 vm oc - - [timeQuality tzKnown=\"1\" "
+	  "isSynced=\"0\"] x", 0, 34, true, true, "2026-12-01T23:37:44.810783+00:00", "vm",
+	  "oc", NULL, NULL, "[timeQuality tzKnown=\"1\" isSynced=\"0\"]", "x" },
+	{ "25 <34>Dec  1 23:37:45 oc: x", 0, 34, true, false, "Dec  1 23:37:45", NULL, "oc",
+	  NULL, NULL, NULL, "x" },
+	{ "26 <34>Dec  1 23:37:45 oc: x", 0, 13, false, false, NULL, NULL, NULL, NULL, NULL,
+	  NULL, "26 <34>Dec  1 23:37:45 oc: x" },
+	{ "024 <34>Dec  1 23:37:45 oc: x", 0, 13, false, false, NULL, NULL, NULL, NULL, NULL,
+	  NULL, "024 <34>Dec  1 23:37:45 oc: x" },
+	{ "6 apples", 0, 13, false, false, NULL, NULL, NULL, NULL, NULL, NULL, "6 apples" },
+	{ "4 <9>", 0, 13, false, false, NULL, NULL, NULL, NULL, NULL, NULL, "4 <9>" },
+	{ "3 <9>", 0, 9, true, false, NULL, NULL, NULL, NULL, NULL, NULL, "" },
+	{ "0 ", 0, 13, false, false, NULL, NULL, NULL, NULL, NULL, NULL, "0 " },
 	/* Hostile bytes stay in the fields; escaping is the formatter's job. */
 #define P_HOSTILE "<13>app: a\nb\x1b[2Jc\x00" "d\xff"
 	{ P_HOSTILE, sizeof(P_HOSTILE) - 1, 13, true, false, NULL, NULL, "app", NULL, NULL, NULL,
@@ -372,6 +400,19 @@ START_TEST(test_format_lines)
 	    "\"host\":\"mymachine.example.com\",\"app\":\"evntslog\",\"msgid\":\"ID47\","
 	    "\"sd\":\"[exampleSDID@32473 iut=\\\"3\\\"]\",\"message\":\"An entry\","
 	    "\"sender\":\"127.0.0.1:9\",\"size\":109}\n");
+	/* Issue 14: python logging.warning("1 disk failed in array md0") over UDP. */
+	format_one('s', "<12>1 disk failed in array md0", ctx_for(T0, 0, "127.0.0.1:9",
+	    "127.0.0.1", false), "Nov 25 10:00:00 127.0.0.1 1 disk failed in array md0\n");
+	format_one('j', "<12>1 disk failed in array md0", ctx_for(T0, 0, "127.0.0.1:9",
+	    "127.0.0.1", false),
+	    "{\"time\":\"2024-11-25T10:00:00.000000+00:00\",\"facility\":\"user\","
+	    "\"severity\":\"warning\",\"pri\":12,\"host\":\"127.0.0.1\","
+	    "\"message\":\"1 disk failed in array md0\",\"sender\":\"127.0.0.1:9\","
+	    "\"size\":30}\n");
+	format_one('j', "<13>2 files copied", ctx_for(T0, 0, "127.0.0.1:9", "127.0.0.1", false),
+	    "{\"time\":\"2024-11-25T10:00:00.000000+00:00\",\"facility\":\"user\","
+	    "\"severity\":\"notice\",\"pri\":13,\"host\":\"127.0.0.1\","
+	    "\"message\":\"2 files copied\",\"sender\":\"127.0.0.1:9\",\"size\":18}\n");
 	format_one('j', "no pri", ctx_for(T0, 0, "[::1]:9", "::1", false),
 	    "{\"time\":\"2024-11-25T10:00:00.000000+00:00\",\"facility\":\"user\","
 	    "\"severity\":\"notice\",\"pri\":13,\"host\":\"::1\",\"message\":\"no pri\","
