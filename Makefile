@@ -99,7 +99,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 	    build-essential pkg-config libconfig-dev check \
 	    python3 socat bsdutils util-linux procps iproute2 systemd strace cppcheck clang-tidy \
-	    groff-base mandoc clang libclang-rt-14-dev nodejs
+	    groff-base mandoc clang libclang-rt-14-dev nodejs rsyslog
 
 clean:
 	rm -rf src/.obj src/.obj-san src/.last-link dgramd tests/bench/dgload tests/bench/ceiling

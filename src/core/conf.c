@@ -1147,6 +1147,8 @@ struct lit_scan {
 	size_t	 pos[LIT_DEPTH];
 	int	 depth;			/* index of the current text; -1: done */
 	bool	 lost;			/* could not follow an @include */
+	const config_setting_t *bad;	/* the first integer out of range */
+	char	 bad_lit[64];		/* its literal (its text may be freed) */
 };
 
 /* The whole file as a string, or NULL. */
@@ -1286,12 +1288,11 @@ lit_holds(const char *l, size_t n, long long v)
 
 /*
  * Walks s's numeric settings in order with the scanner: -1 when they do
- * not line up, 1 with *bad the first integer whose literal it does not
+ * not line up, 1 with sc->bad the first integer whose literal it does not
  * hold, else 0.
  */
 static int
-lit_walk(const config_setting_t *s, struct lit_scan *sc, const config_setting_t **bad,
-    const char **bad_lit, size_t *bad_len)
+lit_walk(const config_setting_t *s, struct lit_scan *sc)
 {
 	const char *l;
 	size_t n;
@@ -1301,8 +1302,7 @@ lit_walk(const config_setting_t *s, struct lit_scan *sc, const config_setting_t 
 	if (type == CONFIG_TYPE_GROUP || type == CONFIG_TYPE_ARRAY || type == CONFIG_TYPE_LIST) {
 		k = config_setting_length(s);
 		for (i = 0; i < k; i++) {
-			int q = lit_walk(config_setting_get_elem(s, (unsigned)i), sc, bad,
-			    bad_lit, bad_len);
+			int q = lit_walk(config_setting_get_elem(s, (unsigned)i), sc);
 
 			if (q < 0)
 				return q;
@@ -1318,11 +1318,12 @@ lit_walk(const config_setting_t *s, struct lit_scan *sc, const config_setting_t 
 	if (type == CONFIG_TYPE_FLOAT)
 		return 0;
 	v = type == CONFIG_TYPE_INT ? config_setting_get_int(s) : config_setting_get_int64(s);
-	if (lit_holds(l, n, v) || *bad != NULL)
+	if (lit_holds(l, n, v) || sc->bad != NULL)
 		return 0;
-	*bad = s;
-	*bad_lit = l;
-	*bad_len = n;
+	sc->bad = s;
+	n = MIN(n, sizeof(sc->bad_lit) - 1);
+	memcpy(sc->bad_lit, l, n);
+	sc->bad_lit[n] = '\0';
 	return 1;
 }
 
@@ -1331,18 +1332,14 @@ static int
 check_literals(config_t *cfg, const char *file, const char *text, struct conf_err *err)
 {
 	struct lit_scan sc = { .depth = 0 };
-	const config_setting_t *bad = NULL;
-	const char *l = NULL;
-	size_t n = 0;
 	int r;
 
 	sc.buf[0] = text != NULL ? (char *)(uintptr_t)text : read_text(file);
 	if (sc.buf[0] == NULL)
 		return 0;
-	r = lit_walk(config_root_setting(cfg), &sc, &bad, &l, &n);
+	r = lit_walk(config_root_setting(cfg), &sc);
 	if (r > 0)
-		r = conf_err_set(err, bad, "out of range (got %.*s)", (int)MIN(n, (size_t)60),
-		    l);
+		r = conf_err_set(err, sc.bad, "out of range (got %s)", sc.bad_lit);
 	else
 		r = 0;
 	for (; sc.depth > 0; sc.depth--)

@@ -144,4 +144,18 @@ size_t	syslog_format_syslog(char *out, const struct syslog_msg *m,
 size_t	syslog_format_json(char *out, const struct syslog_msg *m,
 	    const struct syslog_ctx *ctx);
 
+/*
+ * rsyslog compatibility (the log handler's compat = "rsyslog"): the line
+ * rsyslogd writes with RSYSLOG_TraditionalFileFormat for this datagram,
+ * received by imudp (local false) or by imuxsock with its defaults (local
+ * true): "TIMESTAMP HOSTNAME TAG MSG" with rsyslog's header rules (see the
+ * comments in syslog_fmt.c), each control byte (< 0x20) written as #ooo in
+ * octal and every other byte as it is. The two departures, both issue 14
+ * fixes: an RFC 6587 octet count is stripped, and a datagram is RFC 5424
+ * only by syslog_parse()'s rule. ctx->host is the host for messages that
+ * carry none (the sender's address; rsyslog's short local host name).
+ */
+size_t	syslog_format_rsyslog(char *out, const uint8_t *data, size_t len, bool local,
+	    const struct syslog_ctx *ctx);
+
 #endif

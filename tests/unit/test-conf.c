@@ -3,8 +3,10 @@
  * FILE:LINE: setting.path and what is wrong; valid files give the values.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "handler.h"
@@ -197,6 +199,13 @@ static const struct {
 	  ECHO " } );", "mode, owner and group do not apply to an abstract (@) socket" },
 	{ "sockets = ( { name = \"a\"; type = \"unix_dgram\"; path = \"/x\"; reuseport = true; "
 	  ECHO " } );", "sockets.[0].reuseport: not allowed on a unix_dgram socket" },
+	{ "sockets = ( { name = \"a\"; type = \"udp4\"; port = 5; handlers = ( { type = \"log\";"
+	  " file = \"/tmp/x.log\"; format = \"json\"; compat = \"rsyslog\"; } ); } );",
+	  "sockets.[0].handlers.[0].compat: \"rsyslog\" applies to format = \"syslog\" only, "
+	  "got format = \"json\"" },
+	{ "sockets = ( { name = \"a\"; type = \"udp4\"; port = 5; handlers = ( { type = \"log\";"
+	  " file = \"/tmp/x.log\"; compat = \"syslog-ng\"; } ); } );",
+	  "sockets.[0].handlers.[0].compat: must be none | rsyslog, got \"syslog-ng\"" },
 	/*
 	 * Issue 14: libconfig 1.5 wraps an integer wider than 32 bits; every
 	 * integer key refuses it, as written, wherever it is.
@@ -277,6 +286,25 @@ START_TEST(test_wide_literals_that_fit)
 }
 END_TEST
 
+/* An integer out of range in an @include file is named by that file and line. */
+START_TEST(test_wide_literal_in_include)
+{
+	char dir[] = "/tmp/dgramd-conf-XXXXXX", inc[64], text[256];
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(inc, sizeof(inc), "%s/sock.inc", dir);
+	f = fopen(inc, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("{ name = \"a\"; type = \"udp4\";\n port = 4294967297; " ECHO " }\n", f);
+	fclose(f);
+	snprintf(text, sizeof(text), "batch = 8;\nsockets = (\n @include \"%s\"\n);\n", inc);
+	load_err_one(text, "sock.inc:2: sockets.[0].port: out of range (got 4294967297)");
+	unlink(inc);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_missing_file)
 {
 	struct conf_err err = { { 0 } };
@@ -335,6 +363,7 @@ conf_suite(void)
 	tcase_add_loop_test(tc, test_errors, 0, (int)(sizeof(errors) / sizeof(errors[0])));
 	tcase_add_test(tc, test_ttl_edges);
 	tcase_add_test(tc, test_wide_literals_that_fit);
+	tcase_add_test(tc, test_wide_literal_in_include);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_same_binding);
 	tcase_add_test(tc, test_binds_that_do_not_clash);

@@ -37,9 +37,17 @@ static const struct pcase pcases[] = {
 	  "1987 mymachine myproc[10]: %% It's time to make the do-nuts.  %%  Ingredients: "
 	  "Mix=OK, Jiffy=OK" },
 	{ "<0>1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org 10.1.2.3 sched[0]: "
-	  "That's All Folks!", 0, 0, true, false, NULL, NULL, NULL, NULL, NULL, NULL,
-	  "1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org 10.1.2.3 sched[0]: "
-	  "That's All Folks!" },
+	  "That's All Folks!", 0, 0, true, false, "1990 Oct 22 10:52:01", "TZ-6", NULL, NULL,
+	  NULL, NULL, "scapegoat.dmz.example.org 10.1.2.3 sched[0]: That's All Folks!" },
+	/* Network equipment: Cisco ASA (year, colon), NX-OS (year first); bad times. */
+	{ "<166>Dec 01 2026 23:41:31: %ASA-6-302013: Built", 0, 166, true, false,
+	  "Dec 01 2026 23:41:31:", NULL, "%ASA-6-302013", NULL, NULL, NULL, "Built" },
+	{ "<189>2026 Dec  1 23:41:31 nx1 %ETHPORT-5-IF_UP: up", 0, 189, true, false,
+	  "2026 Dec  1 23:41:31", "nx1", "%ETHPORT-5-IF_UP", NULL, NULL, NULL, "up" },
+	{ "<13>Dec  1 25:61:31 host1 app: bad time", 0, 13, true, false, NULL, NULL, NULL, NULL,
+	  NULL, NULL, "Dec  1 25:61:31 host1 app: bad time" },
+	{ "<13>Dec  1 23:41:31:x h a: m", 0, 13, true, false, NULL, NULL, NULL, NULL, NULL, NULL,
+	  "Dec  1 23:41:31:x h a: m" },
 	/* RFC 5424 section 6.5, examples 1-4. */
 	{ "<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - " BOM
 	  "'su root' failed for lonvick on /dev/pts/8", 0, 34, true, true,
@@ -420,6 +428,69 @@ START_TEST(test_format_lines)
 }
 END_TEST
 
+/*
+ * compat = "rsyslog": the lines rsyslogd 8.2302 wrote with
+ * RSYSLOG_TraditionalFileFormat for these datagrams (imudp: local false,
+ * imuxsock: local true); receive time Nov 25 10:00:00.
+ */
+static const struct {
+	bool		 local;
+	const char	*in;
+	size_t		 len;
+	const char	*want;
+} rscases[] = {
+	{ false, "<140>error level\0", 17, "Nov 25 10:00:00 error level \n" },
+	{ false, "<140>pyapp[77]: multi\nline\0", 27,
+	  "Nov 25 10:00:00 127.0.0.1 pyapp[77]: multi#012line\n" },
+	{ false, "<13>1 2026-12-01T23:41:31.000001Z relay app - - [meta sequenceId=\"1\"] with sd", 0,
+	  "Dec  1 23:41:31 relay app with sd\n" },
+	{ false, "<14>1 2026-12-01T23:41:31.123Z esx1 vpxa 2100123 - - Section", 0,
+	  "Dec  1 23:41:31 esx1 vpxa[2100123] Section\n" },
+	{ false, "<13>1 - - - - - -", 0, "Nov 25 10:00:00 - - \n" },
+	{ false, "<166>Dec 01 2026 23:41:31: %ASA-6-302013: Built", 0,
+	  "Dec  1 23:41:31 127.0.0.1 %ASA-6-302013: Built\n" },
+	{ false, "<189>2026 Dec  1 23:41:31 nx1 %ETHPORT-5-IF_UP: up", 0,
+	  "Dec  1 23:41:31 nx1 %ETHPORT-5-IF_UP: up\n" },
+	{ false, "<13>Dec 15 23:41:31 h app: a\tb\x1b[0m \\n C:\\x\x7f\xff\r\n", 0,
+	  "Dec 15 23:41:31 h app: a#011b#033[0m \\n C:\\x\x7f\xff#015\n" },
+	{ false, "<13>Dec  1 23:41:31 host1 app:: double colon", 0,
+	  "Dec  1 23:41:31 host1 app: : double colon\n" },
+	{ false, "<140>[x] bracket first\0", 23, "Nov 25 10:00:00 127.0.0.1  [x] bracket first\n" },
+	{ false, "<192>x bad pri", 0, "Nov 25 10:00:00 127.0.0.1  <192>x bad pri\n" },
+	{ false, "<13>Dec  1 23:41:31 ::1 app: v6", 0, "Dec  1 23:41:31 127.0.0.1 : :1 app: v6\n" },
+	{ false, "<13>Dec  1 23:41:31", 0, "Dec  1 23:41:31 127.0.0.1  \n" },
+	{ false, "<13>", 0, "Nov 25 10:00:00 127.0.0.1  \n" },
+	{ false, "two lf\n\n", 0, "Nov 25 10:00:00 two lf#012 \n" },
+	/* The two issue 14 departures: octet counts go, "1 text" is RFC 3164. */
+	{ false, "25 <34>Dec  1 23:37:45 oc: x", 0, "Dec  1 23:37:45 127.0.0.1 oc: x\n" },
+	{ false, "<12>1 disk failed in array md0\0", 31,
+	  "Nov 25 10:00:00 1 disk failed in array md0\n" },
+	{ true, "<13>Dec  1 23:41:33 app: hello world", 0, "Nov 25 10:00:00 myhost app: hello world\n" },
+	{ true, "<134>Dec  1 23:41:33 vm app: x", 0, "Nov 25 10:00:00 myhost vm app: x\n" },
+	{ true, "<27>1 2026-12-01T23:41:33.626740+00:00 vm app - - - x", 0,
+	  "Nov 25 10:00:00 myhost 1 2026-12-01T23:41:33.626740+00:00 vm app - - - x\n" },
+	{ true, "plain text on unix", 0, "Nov 25 10:00:00 myhost ain text on unix\n" },
+	{ true, "<13>Dec  1 23:41:31 app: n\0ul\0", 30, "Nov 25 10:00:00 myhost app: n#000ul\n" },
+};
+
+START_TEST(test_rsyslog_lines)
+{
+	size_t len = rscases[_i].len ? rscases[_i].len : strlen(rscases[_i].in), n;
+	struct syslog_ctx ctx;
+	char *out = malloc(syslog_line_max(len));
+
+	set_tz("UTC");
+	ctx = ctx_for(T0, 0, "x", rscases[_i].local ? "myhost" : "127.0.0.1", false);
+	ck_assert_ptr_nonnull(out);
+	n = syslog_format_rsyslog(out, (const uint8_t *)rscases[_i].in, len, rscases[_i].local,
+	    &ctx);
+	ck_assert(n <= syslog_line_max(len));
+	ck_assert_msg(n == strlen(rscases[_i].want) && memcmp(out, rscases[_i].want, n) == 0,
+	    "case %d:\n got  \"%.*s\"\n want \"%s\"", _i, (int)n, out, rscases[_i].want);
+	free(out);
+}
+END_TEST
+
 /* Hostile inputs: each must give one safe line per format, json valid. */
 static const struct {
 	const char	*in;
@@ -519,6 +590,7 @@ suite(void)
 	tcase_add_loop_test(tc, test_escape_table, 0, (int)(sizeof(ecases) / sizeof(ecases[0])));
 	tcase_add_test(tc, test_clock);
 	tcase_add_test(tc, test_format_lines);
+	tcase_add_loop_test(tc, test_rsyslog_lines, 0, (int)(sizeof(rscases) / sizeof(rscases[0])));
 	tcase_add_loop_test(tc, test_hostile_lines, 0,
 	    (int)(sizeof(hostile) / sizeof(hostile[0])));
 	tcase_add_test(tc, test_all_bytes_and_bound);
