@@ -67,7 +67,10 @@ size_t	syslog_strip_len(const uint8_t *data, size_t len);
 /*
  * Parses a datagram, tolerantly: a missing or bad PRI means user.notice
  * and the text is all message; a missing or odd timestamp, host or tag
- * leaves that field absent. Never fails.
+ * leaves that field absent and the text stays in the message. RFC 5424
+ * only when VERSION is 1 and "-" or a valid RFC 3339 time stamp follows;
+ * an RFC 6587 octet count ("LEN " with LEN the rest of the datagram, a
+ * PRI next) is skipped. Never fails.
  */
 void	syslog_parse(const uint8_t *data, size_t len, struct syslog_msg *ret);
 
