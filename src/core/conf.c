@@ -99,6 +99,8 @@ conf_err_format(struct conf_err *err, const config_setting_t *s, const char *key
 static const char *
 describe(const config_setting_t *s, char *buf, size_t size)
 {
+	double f;
+
 	switch (config_setting_type(s)) {
 	case CONFIG_TYPE_INT:
 		snprintf(buf, size, "%d", config_setting_get_int(s));
@@ -107,7 +109,10 @@ describe(const config_setting_t *s, char *buf, size_t size)
 		snprintf(buf, size, "%lld", config_setting_get_int64(s));
 		break;
 	case CONFIG_TYPE_FLOAT:
-		snprintf(buf, size, "%g", config_setting_get_float(s));
+		/* A float as such: 7500.0, not 7500. */
+		f = config_setting_get_float(s);
+		snprintf(buf, size, "%.15g%s", f,
+		    f > -1e15 && f < 1e15 && f == (double)(long long)f ? ".0" : "");
 		break;
 	case CONFIG_TYPE_BOOL:
 		snprintf(buf, size, "%s", config_setting_get_bool(s) ? "true" : "false");
@@ -1216,8 +1221,231 @@ fail:
 	return r;
 }
 
+/* --- integer literals ------------------------------------------------------ */
+
+/*
+ * libconfig 1.5 reads an integer literal without the L suffix into an int
+ * through atoi(), so "port = 4294974796;" silently becomes 7500. It keeps
+ * no source text, so the literals are read again here: a small scanner
+ * yields the numeric literals of the text (and of its @include files) in
+ * order, which is the order of the numeric settings in the tree, and an
+ * integer setting whose value differs from its literal is out of range.
+ * Should the two ever disagree on the shape (a scanner gap), nothing is
+ * reported: libconfig's values stand, as before.
+ */
+#define LIT_DEPTH	10		/* libconfig's own @include limit */
+#define LIT_FILE_MAX	((size_t)16 << 20)
+
+struct lit_scan {
+	char	*buf[LIT_DEPTH];
+	size_t	 pos[LIT_DEPTH];
+	int	 depth;			/* index of the current text; -1: done */
+	bool	 lost;			/* could not follow an @include */
+	const config_setting_t *bad;	/* the first integer out of range */
+	char	 bad_lit[64];		/* its literal (its text may be freed) */
+};
+
+/* The whole file as a string, or NULL. */
+static char *
+read_text(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *b;
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	b = malloc(LIT_FILE_MAX + 1);
+	if (b != NULL) {
+		n = fread(b, 1, LIT_FILE_MAX, f);
+		b[n] = '\0';
+	}
+	(void)fclose(f);
+	return b;
+}
+
+static bool
+lit_name_char(char c, bool first)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '*' ||
+	    (!first && ((c >= '0' && c <= '9') || c == '-' || c == '_'));
+}
+
+/* Follows "@include "path"" at *pp; false when it cannot. */
+static bool
+lit_include(struct lit_scan *sc, const char **pp)
+{
+	const char *p = *pp + 8, *e;
+	char path[PATH_MAX];
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p != '"' || (e = strchr(p + 1, '"')) == NULL || (size_t)(e - p) > sizeof(path) ||
+	    sc->depth + 1 >= LIT_DEPTH)
+		return false;
+	memcpy(path, p + 1, (size_t)(e - p - 1));
+	path[e - p - 1] = '\0';
+	*pp = e + 1;
+	sc->pos[sc->depth] = (size_t)(*pp - sc->buf[sc->depth]);
+	sc->buf[sc->depth + 1] = read_text(path);
+	if (sc->buf[sc->depth + 1] == NULL)
+		return false;
+	sc->depth++;
+	sc->pos[sc->depth] = 0;
+	*pp = sc->buf[sc->depth];
+	return true;
+}
+
+/* The next numeric literal (*ret, *ret_len); false at the end. */
+static bool
+lit_next(struct lit_scan *sc, const char **ret, size_t *ret_len)
+{
+	const char *p, *q;
+
+	while (sc->depth >= 0) {
+		p = sc->buf[sc->depth] + sc->pos[sc->depth];
+		while (*p != '\0') {
+			if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+				p += strcspn(p, "\n");
+			} else if (p[0] == '/' && p[1] == '*') {
+				q = strstr(p + 2, "*/");
+				p = q != NULL ? q + 2 : p + strlen(p);
+			} else if (*p == '"') {
+				for (p++; *p != '\0' && *p != '"'; p++)
+					if (*p == '\\' && p[1] != '\0')
+						p++;
+				if (*p == '"')
+					p++;
+			} else if (strncmp(p, "@include", 8) == 0) {
+				if (!lit_include(sc, &p)) {
+					sc->lost = true;
+					return false;
+				}
+			} else if (lit_name_char(*p, true)) {
+				for (p++; lit_name_char(*p, false); p++)
+					;
+			} else if ((*p >= '0' && *p <= '9') || *p == '-' || *p == '+' || *p == '.') {
+				q = p;
+				for (p++; lit_name_char(*p, false) || *p == '.' || *p == '+'; p++)
+					if ((*p == '-' || *p == '+') && p[-1] != 'e' && p[-1] != 'E')
+						break;
+				*ret = q;
+				*ret_len = (size_t)(p - q);
+				sc->pos[sc->depth] = (size_t)(p - sc->buf[sc->depth]);
+				return true;
+			} else {
+				p++;
+			}
+		}
+		if (sc->depth > 0)
+			free(sc->buf[sc->depth]);
+		sc->depth--;
+	}
+	return false;
+}
+
+/* True when the literal l (n bytes) is written as a float. */
+static bool
+lit_is_float(const char *l, size_t n)
+{
+	bool hex = n > 2 && (l[l[0] == '-' || l[0] == '+'] == '0') &&
+	    memchr(l, 'x', n) != NULL;
+
+	return !hex && (memchr(l, '.', n) != NULL || memchr(l, 'e', n) != NULL ||
+	    memchr(l, 'E', n) != NULL);
+}
+
+/* True when the integer literal l holds exactly v. */
+static bool
+lit_holds(const char *l, size_t n, long long v)
+{
+	char tmp[64], *end;
+	bool neg;
+	unsigned long long u;
+
+	if (n >= sizeof(tmp))
+		return false;
+	memcpy(tmp, l, n);
+	tmp[n] = '\0';
+	neg = tmp[0] == '-';
+	errno = 0;
+	u = strtoull(tmp + (tmp[0] == '-' || tmp[0] == '+'), &end, 0);
+	while (*end == 'L' || *end == 'l')
+		end++;
+	if (errno != 0 || *end != '\0')
+		return false;
+	if (neg)
+		return u <= (unsigned long long)LLONG_MAX + 1 && v < 0 &&
+		    (unsigned long long)-(v + 1) + 1 == u;
+	return v >= 0 && (unsigned long long)v == u;
+}
+
+/*
+ * Walks s's numeric settings in order with the scanner: -1 when they do
+ * not line up, 1 with sc->bad the first integer whose literal it does not
+ * hold, else 0.
+ */
 static int
-load(config_t *cfg, const char *name, int rd, struct conf **ret, struct conf_err *err)
+lit_walk(const config_setting_t *s, struct lit_scan *sc)
+{
+	const char *l;
+	size_t n;
+	long long v;
+	int i, k, r = 0, type = config_setting_type(s);
+
+	if (type == CONFIG_TYPE_GROUP || type == CONFIG_TYPE_ARRAY || type == CONFIG_TYPE_LIST) {
+		k = config_setting_length(s);
+		for (i = 0; i < k; i++) {
+			int q = lit_walk(config_setting_get_elem(s, (unsigned)i), sc);
+
+			if (q < 0)
+				return q;
+			if (q > 0)
+				r = q;
+		}
+		return r;
+	}
+	if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64 && type != CONFIG_TYPE_FLOAT)
+		return 0;
+	if (!lit_next(sc, &l, &n) || lit_is_float(l, n) != (type == CONFIG_TYPE_FLOAT))
+		return -1;
+	if (type == CONFIG_TYPE_FLOAT)
+		return 0;
+	v = type == CONFIG_TYPE_INT ? config_setting_get_int(s) : config_setting_get_int64(s);
+	if (lit_holds(l, n, v) || sc->bad != NULL)
+		return 0;
+	sc->bad = s;
+	n = MIN(n, sizeof(sc->bad_lit) - 1);
+	memcpy(sc->bad_lit, l, n);
+	sc->bad_lit[n] = '\0';
+	return 1;
+}
+
+/* Refuses an integer libconfig could not hold; text is the file's or NULL. */
+static int
+check_literals(config_t *cfg, const char *file, const char *text, struct conf_err *err)
+{
+	struct lit_scan sc = { .depth = 0 };
+	int r;
+
+	sc.buf[0] = text != NULL ? (char *)(uintptr_t)text : read_text(file);
+	if (sc.buf[0] == NULL)
+		return 0;
+	r = lit_walk(config_root_setting(cfg), &sc);
+	if (r > 0)
+		r = conf_err_set(err, sc.bad, "out of range (got %s)", sc.bad_lit);
+	else
+		r = 0;
+	for (; sc.depth > 0; sc.depth--)
+		free(sc.buf[sc.depth]);
+	if (text == NULL)
+		free(sc.buf[0]);
+	return r;
+}
+
+static int
+load(config_t *cfg, const char *name, const char *src, int rd, struct conf **ret,
+    struct conf_err *err)
 {
 	int r;
 
@@ -1240,6 +1468,9 @@ load(config_t *cfg, const char *name, int rd, struct conf **ret, struct conf_err
 		return -EINVAL;
 	}
 	config_setting_set_hook(config_root_setting(cfg), (void *)(uintptr_t)name);
+	r = check_literals(cfg, name, src, err);
+	if (r < 0)
+		return r;
 	r = build(cfg, name, ret, err);
 	return r;
 }
@@ -1252,7 +1483,7 @@ conf_load(const char *file, struct conf **ret, struct conf_err *err)
 
 	config_init(&cfg);
 	errno = 0;
-	r = load(&cfg, file, config_read_file(&cfg, file), ret, err);
+	r = load(&cfg, file, NULL, config_read_file(&cfg, file), ret, err);
 	config_destroy(&cfg);
 	return r;
 }
@@ -1264,7 +1495,7 @@ conf_load_string(const char *text, const char *name, struct conf **ret, struct c
 	int r;
 
 	config_init(&cfg);
-	r = load(&cfg, name, config_read_string(&cfg, text), ret, err);
+	r = load(&cfg, name, text, config_read_string(&cfg, text), ret, err);
 	config_destroy(&cfg);
 	return r;
 }

@@ -402,7 +402,8 @@ daemon_test_config(const char *file)
 	}
 	for (i = 0; i < c->n_socks; i++)
 		warn_missing_dir(file, &c->socks[i]);
-	log_info("%s: configuration OK (%zu sockets)", file, c->n_socks);
+	log_info("%s: configuration OK (%zu socket%s)", file, c->n_socks,
+	    c->n_socks == 1 ? "" : "s");
 	conf_free(c);
 	return 0;
 }

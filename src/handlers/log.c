@@ -50,8 +50,20 @@ static const char *const format_names[_LOG_FMT_MAX] = {
 	[LOG_FMT_JSON] = "json",
 };
 
+/* compat: whose file format a syslog-format file follows. */
+enum log_compat {
+	LOG_COMPAT_NONE,
+	LOG_COMPAT_RSYSLOG,
+	_LOG_COMPAT_MAX,
+};
+
+static const char *const compat_names[_LOG_COMPAT_MAX] = {
+	[LOG_COMPAT_NONE] = "none",
+	[LOG_COMPAT_RSYSLOG] = "rsyslog",
+};
+
 static const char *const log_keys[] = {
-	"file", "format", "min_severity", "facilities", "file_mode", NULL,
+	"file", "format", "compat", "min_severity", "facilities", "file_mode", NULL,
 };
 
 #define ALL_FACILITIES	((1u << SYSLOG_N_FACILITIES) - 1)
@@ -59,6 +71,7 @@ static const char *const log_keys[] = {
 struct log_conf {
 	char		*file;		/* "-" = stdout */
 	int		 format;	/* enum log_format */
+	int		 compat;	/* enum log_compat */
 	int		 min_severity;	/* keep severity <= this */
 	uint32_t	 facilities;	/* bit per facility kept */
 	bool		 filter;	/* any filter narrower than all */
@@ -80,6 +93,7 @@ struct log_state {
 	struct syslog_clock	 clock;
 	char			 host[SYSLOG_HOST_MAX + 1];	/* gethostname(), once */
 	size_t			 host_len;
+	size_t			 host_short_len;	/* up to the first '.' */
 	/* The last sender, formatted once for a run of datagrams from it. */
 	union sockaddr_any	 peer;
 	socklen_t		 peer_len;
@@ -191,6 +205,11 @@ log_parse(const config_setting_t *s, void *conf, struct conf_err *err)
 		return -ENOMEM;
 	if (conf_get_enum(s, "format", format_names, _LOG_FMT_MAX, &c->format, err) < 0)
 		return -EINVAL;
+	if (conf_get_enum(s, "compat", compat_names, _LOG_COMPAT_MAX, &c->compat, err) < 0)
+		return -EINVAL;
+	if (c->compat == LOG_COMPAT_RSYSLOG && c->format != LOG_FMT_SYSLOG)
+		return conf_err_key(err, s, "compat", "\"rsyslog\" applies to format = \"syslog\" "
+		    "only, got format = \"%s\"", format_names[c->format]);
 	r = conf_get_string(s, "min_severity", &v, err);
 	if (r < 0)
 		return r;
@@ -415,6 +434,7 @@ log_start(struct handler *h, struct handler *old)
 		strcpy(st->host, "localhost");
 	st->host[sizeof(st->host) - 1] = '\0';
 	st->host_len = strlen(st->host);
+	st->host_short_len = strcspn(st->host, ".");
 	if (strcmp(c->file, "-") == 0) {
 		st->is_stdout = true;
 		st->fd = STDOUT_FILENO;
@@ -687,7 +707,15 @@ log_handle(struct handler *h, const struct dgram *d)
 		n = syslog_format_json(out, &m, &ctx);
 		break;
 	default:
-		n = syslog_format_syslog(out, &m, &ctx);
+		if (c->compat != LOG_COMPAT_RSYSLOG) {
+			n = syslog_format_syslog(out, &m, &ctx);
+			break;
+		}
+		/* rsyslog names the local host without its domain. */
+		if (h->sock_conf->type == SOCK_T_UNIX)
+			ctx.host_len = st->host_short_len;
+		n = syslog_format_rsyslog(out, d->data, d->len, h->sock_conf->type == SOCK_T_UNIX,
+		    &ctx);
 		break;
 	}
 	st->len += n;

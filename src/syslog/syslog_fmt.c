@@ -128,12 +128,32 @@ parse_pri(const uint8_t *p, size_t n, int *ret)
 	return i + 1;
 }
 
+/*
+ * RFC 6587 octet counting, "LEN SP MSG", as logger --octet-count sends it
+ * even in a datagram: the length of the prefix when LEN (no leading zero)
+ * is exactly the number of bytes after it and they start with '<' (a
+ * PRI), else 0: the datagram is taken as it is, so "6 apples" stays.
+ */
+static size_t
+octet_count_len(const uint8_t *p, size_t n)
+{
+	size_t i, v = 0;
+
+	for (i = 0; i < n && i < 6 && is_digit(p[i]); i++)
+		v = v * 10 + (size_t)(p[i] - '0');
+	if (i == 0 || p[0] == '0' || i + 1 >= n || p[i] != ' ' || v != n - i - 1 ||
+	    p[i + 1] != '<')
+		return 0;
+	return i + 1;
+}
+
 int
 syslog_parse_pri(const uint8_t *data, size_t len)
 {
+	size_t l = octet_count_len(data, len);
 	int pri = SYSLOG_PRI_DEFAULT;
 
-	(void)parse_pri(data, len, &pri);
+	(void)parse_pri(data + l, len - l, &pri);
 	return pri;
 }
 
@@ -182,16 +202,24 @@ is_month(const uint8_t *p)
 	}
 }
 
+static int num2(const uint8_t *p);
+
 /*
- * An RFC 3164 timestamp "Mmm dd hh:mm:ss" (day space-padded or not),
- * tolerating fractional seconds and a year before the time
- * ("Mmm dd yyyy hh:mm:ss"). Returns its length or 0.
+ * An RFC 3164 timestamp "Mmm dd hh:mm:ss" (day space-padded or not, time
+ * in range), tolerating what network equipment sends: fractional seconds,
+ * a year before the time ("Mmm dd yyyy hh:mm:ss", Cisco ASA) or before the
+ * month ("yyyy Mmm dd hh:mm:ss", Cisco NX-OS) and a colon after the time
+ * ("hh:mm:ss:", Cisco). Returns its length or 0.
  */
 static size_t
 ts_3164(const uint8_t *p, size_t n)
 {
-	size_t i;
+	size_t i, y = 0;
 
+	if (n >= 19 && digits(p, 4) && p[4] == ' ')
+		y = 5;
+	p += y;
+	n -= y;
 	if (n < 14 || !is_month(p) || p[3] != ' ')
 		return 0;
 	i = 4;
@@ -206,16 +234,29 @@ ts_3164(const uint8_t *p, size_t n)
 	i++;
 	if (n - i >= 5 && digits(p + i, 4) && p[i + 4] == ' ')
 		i += 5;
-	if (!is_clock(p + i, n - i))
+	if (!is_clock(p + i, n - i) || num2(p + i) > 23 || num2(p + i + 3) > 59 ||
+	    num2(p + i + 6) > 60)
 		return 0;
 	i += 8;
 	if (i + 1 < n && p[i] == '.' && is_digit(p[i + 1]))
 		for (i++; i < n && is_digit(p[i]); i++)
 			;
-	return i;
+	if (i < n && p[i] == ':' && (i + 1 == n || p[i + 1] == ' '))
+		i++;
+	return y + i;
 }
 
-/* An RFC 3339 timestamp "yyyy-mm-ddThh:mm:ss[.frac](Z|+hh:mm)"; its length or 0. */
+/* The two digits at p as a number (they are digits). */
+static int
+num2(const uint8_t *p)
+{
+	return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+/*
+ * An RFC 3339 timestamp "yyyy-mm-ddThh:mm:ss[.frac](Z|+hh:mm)", fields in
+ * range (a leap second allowed); its length or 0.
+ */
 static size_t
 ts_3339(const uint8_t *p, size_t n)
 {
@@ -223,6 +264,9 @@ ts_3339(const uint8_t *p, size_t n)
 
 	if (n < 20 || !digits(p, 4) || p[4] != '-' || !digits(p + 5, 2) || p[7] != '-' ||
 	    !digits(p + 8, 2) || (p[10] != 'T' && p[10] != 't') || !is_clock(p + 11, n - 11))
+		return 0;
+	if (num2(p + 5) < 1 || num2(p + 5) > 12 || num2(p + 8) < 1 || num2(p + 8) > 31 ||
+	    num2(p + 11) > 23 || num2(p + 14) > 59 || num2(p + 17) > 60)
 		return 0;
 	i = 19;
 	if (i + 1 < n && p[i] == '.' && is_digit(p[i + 1]))
@@ -402,12 +446,29 @@ parse_5424(const uint8_t *p, size_t n, struct syslog_msg *m)
 	m->msg = span(p, n);
 }
 
+/*
+ * "1 " then "-" or an RFC 3339 time stamp, each followed by a space or the
+ * end, starts an RFC 5424 header (rsyslog's rule): "<12>1 disk failed"
+ * and "<13>2 files copied" are RFC 3164 messages that begin with a digit.
+ */
+static bool
+is_5424(const uint8_t *p, size_t n)
+{
+	size_t l;
+
+	if (n < 3 || p[0] != '1' || p[1] != ' ')
+		return false;
+	l = p[2] == '-' ? 1 : ts_3339(p + 2, n - 2);
+	return l > 0 && (l == n - 2 || p[2 + l] == ' ');
+}
+
 void
 syslog_parse(const uint8_t *data, size_t len, struct syslog_msg *ret)
 {
 	struct syslog_msg *m = ret;
-	const uint8_t *p = data;
-	size_t n = syslog_strip_len(data, len), l;
+	size_t l = octet_count_len(data, len);
+	const uint8_t *p = data + l;
+	size_t n = syslog_strip_len(p, len - l);
 	int pri = SYSLOG_PRI_DEFAULT;
 
 	/* Filled in place: no copy of the whole struct per datagram. */
@@ -420,16 +481,9 @@ syslog_parse(const uint8_t *data, size_t len, struct syslog_msg *ret)
 	m->severity = pri % 8;
 	p += l;
 	n -= l;
-	/* "<PRI>1 " (VERSION 1..99 and a space) starts an RFC 5424 header. */
-	if (m->has_pri && n >= 2 && p[0] >= '1' && p[0] <= '9' &&
-	    (p[1] == ' ' || (n >= 3 && is_digit(p[1]) && p[2] == ' '))) {
-		m->version = p[0] - '0';
-		l = 2;
-		if (p[1] != ' ') {
-			m->version = m->version * 10 + (p[1] - '0');
-			l = 3;
-		}
-		parse_5424(p + l, n - l, m);
+	if (is_5424(p, n) && m->has_pri) {
+		m->version = 1;
+		parse_5424(p + 2, n - 2, m);
 	} else {
 		parse_3164(p, n, m);
 	}
@@ -1010,5 +1064,321 @@ syslog_format_json(char *out, const struct syslog_msg *m, const struct syslog_ct
 		o = put_uint(o, ctx->gid);
 	}
 	o = PUT_LIT(o, "}\n");
+	return (size_t)(o - out);
+}
+
+/* --- rsyslog compatibility ------------------------------------------------- */
+
+/*
+ * What rsyslogd (8.2302, default settings) makes of a datagram, learnt by
+ * running it on tests/corpus/syslog-datagrams.txt:
+ * - on reception one trailing NUL, then one trailing LF, is dropped and
+ *   every byte below 0x20 becomes "#ooo" (tab included); nothing else is
+ *   escaped (not DEL, not C1, not invalid UTF-8, not the backslash);
+ * - imudp: "<PRI>" (digits up to 191) or no PRI at all; a '<' that does
+ *   not start a valid PRI leaves the whole text as the message, with no
+ *   tag. "1 " with a time stamp is RFC 5424: TAG is APP-NAME[PROCID] with
+ *   no colon, nil fields are written as "-", STRUCTURED-DATA is not
+ *   written. Otherwise: an RFC 3339 or RFC 3164 time stamp (case-blind
+ *   month, day padded or not, a year before the time, a fraction, a colon
+ *   after the time, a year before the month), then, time stamp or not, a
+ *   host name (letters, digits, ".", "_", "-", ending with a letter or
+ *   digit) when a space follows, then TAG: everything up to a ':'
+ *   (included) or a space, none when the text starts with '[';
+ * - TIMESTAMP is the one the message carries, written "Mmm dd hh:mm:ss"
+ *   from its own fields (no time zone conversion), else the receive time;
+ * - imuxsock ("special parser"): the PRI is skipped as "<" digits ">"
+ *   whatever the bytes are, a valid time stamp is skipped (16 bytes) and
+ *   replaced by the receive time, TAG is everything up to a space, and the
+ *   host is the local one;
+ * - the line is "TIMESTAMP HOSTNAME TAG" then MSG with a space put in
+ *   front when MSG does not start with one.
+ */
+struct rs_time {
+	bool	valid;
+	int	mon, day, hh, mm, ss;
+};
+
+struct rs_view {
+	struct rs_time		ts;
+	struct syslog_span	host;		/* absent: ctx->host */
+	struct syslog_span	tag;		/* as sent, or RFC 5424 APP-NAME */
+	struct syslog_span	pid;		/* RFC 5424 PROCID, written "[PID]" */
+	struct syslog_span	msg;
+};
+
+/* A decimal number at *p (any number of digits); -1 when there is none. */
+static int
+rs_int(const uint8_t **p, const uint8_t *e)
+{
+	int v = -1;
+
+	for (; *p < e && is_digit(**p); (*p)++)
+		v = v < 0 ? **p - '0' : v < 100000 ? v * 10 + (**p - '0') : v;
+	return v;
+}
+
+static bool
+rs_alnum(uint8_t c)
+{
+	return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+/* A month name in any case; its index or -1. */
+static int
+rs_month(const uint8_t *p, size_t n)
+{
+	int i;
+
+	if (n < 3)
+		return -1;
+	for (i = 0; i < 12; i++)
+		if ((p[0] | 0x20) == (months[i][0] | 0x20) && (p[1] | 0x20) == months[i][1] &&
+		    (p[2] | 0x20) == months[i][2] && rs_alnum(p[0]))
+			return i;
+	return -1;
+}
+
+/* rsyslog's RFC 3164 time stamp, with the space after it; length or 0. */
+static size_t
+rs_ts_3164(const uint8_t *p, size_t n, struct rs_time *t)
+{
+	const uint8_t *q = p, *e = p + n;
+	int mon, day, h, mi, s;
+
+	if (n > 5 && digits(p, 4) && p[4] == ' ')	/* "yyyy Mmm dd hh:mm:ss" */
+		q += 5;
+	mon = rs_month(q, (size_t)(e - q));
+	q += 3;
+	if (mon < 0 || q >= e || *q++ != ' ')
+		return 0;
+	if (q < e && *q == ' ')
+		q++;
+	day = rs_int(&q, e);
+	if (day < 1 || day > 31 || q >= e || *q++ != ' ')
+		return 0;
+	h = rs_int(&q, e);
+	if (h >= 0 && q < e && *q == ' ') {	/* "Mmm dd yyyy hh:mm:ss" */
+		q++;
+		h = rs_int(&q, e);
+	}
+	if (h < 0 || h > 23 || q >= e || *q++ != ':')
+		return 0;
+	mi = rs_int(&q, e);
+	if (mi < 0 || mi > 59 || q >= e || *q++ != ':')
+		return 0;
+	s = rs_int(&q, e);
+	if (s < 0 || s > 60)
+		return 0;
+	if (q + 1 < e && *q == '.' && is_digit(q[1]))
+		for (q++; q < e && is_digit(*q); q++)
+			;
+	if (q < e && *q == ':')			/* Cisco: "hh:mm:ss: " */
+		q++;
+	if (q < e && *q++ != ' ')
+		return 0;
+	*t = (struct rs_time){ true, mon, day, h, mi, s };
+	return (size_t)(q - p);
+}
+
+/* An RFC 3339 time stamp with the space after it; length or 0. */
+static size_t
+rs_ts_3339(const uint8_t *p, size_t n, struct rs_time *t)
+{
+	size_t l = ts_3339(p, n);
+
+	if (l == 0 || (l < n && p[l] != ' '))
+		return 0;
+	*t = (struct rs_time){ true, num2(p + 5) - 1, num2(p + 8), num2(p + 11), num2(p + 14),
+	    num2(p + 17) };
+	return l < n ? l + 1 : l;
+}
+
+/* The next RFC 5424 header field and the space after it. */
+static struct syslog_span
+rs_field(const uint8_t **p, size_t *n)
+{
+	size_t l = token_len(*p, *n);
+	struct syslog_span s = span(*p, l);
+
+	l += l < *n;
+	*p += l;
+	*n -= l;
+	return s;
+}
+
+static void
+rs_parse_5424(const uint8_t *p, size_t n, struct rs_view *v)
+{
+	struct syslog_span procid;
+	size_t l;
+
+	if (p[0] == '-') {
+		l = n > 1 ? 2 : 1;
+	} else {
+		l = rs_ts_3339(p, n, &v->ts);
+		if (l == 0) {
+			v->msg = span(p, n);
+			return;
+		}
+	}
+	p += l;
+	n -= l;
+	v->host = rs_field(&p, &n);
+	v->tag = rs_field(&p, &n);
+	procid = rs_field(&p, &n);
+	if (procid.len > 0 && !(procid.len == 1 && procid.p[0] == '-'))
+		v->pid = procid;
+	(void)rs_field(&p, &n);			/* MSGID */
+	if (n > 0 && p[0] == '-') {
+		p++;
+		n--;
+	} else if (n > 0 && p[0] == '[' && (l = sd_len(p, n)) > 0) {
+		p += l;
+		n -= l;
+	}
+	if (n > 0 && p[0] == ' ') {
+		p++;
+		n--;
+	}
+	v->msg = span(p, n);
+}
+
+/* imudp with rsyslog's parser chain (pmrfc5424, pmrfc3164). */
+static void
+rs_parse_net(const uint8_t *p, size_t n, struct rs_view *v)
+{
+	size_t i, l;
+	int pri = 0;
+
+	if (n > 0 && p[0] == '<') {
+		for (i = 1; i < n && is_digit(p[i]) && pri <= 191; i++)
+			pri = pri * 10 + (p[i] - '0');
+		if (i == 1 || i >= n || p[i] != '>' || pri > 191) {
+			v->msg = span(p, n);
+			return;
+		}
+		p += i + 1;
+		n -= i + 1;
+	}
+	if (is_5424(p, n)) {
+		rs_parse_5424(p + 2, n - 2, v);
+		return;
+	}
+	l = rs_ts_3339(p, n, &v->ts);
+	if (l == 0)
+		l = rs_ts_3164(p, n, &v->ts);
+	p += l;
+	n -= l;
+	for (i = 0; i < n && (rs_alnum(p[i]) || p[i] == '.' || p[i] == '_' || p[i] == '-'); i++)
+		;
+	if (i > 0 && (i == n || (p[i] == ' ' && rs_alnum(p[i - 1])))) {
+		v->host = span(p, i);
+		i += i < n;
+		p += i;
+		n -= i;
+	}
+	/* A TAG does not start with '[' ("[x] text" has none). */
+	for (i = 0; i < n && p[0] != '[' && p[i] != ':' && p[i] != ' '; i++)
+		;
+	i += i < n && p[i] == ':';
+	v->tag = span(p, i);
+	v->msg = span(p + i, n - i);
+}
+
+/* imuxsock's special parser. */
+static void
+rs_parse_local(const uint8_t *p, size_t n, struct rs_view *v)
+{
+	struct rs_time t;
+	const uint8_t *e;
+	size_t i = 1, l, rem;
+
+	while (i < n && is_digit(p[i]))
+		i++;
+	i = i < n ? i + 1 : n;			/* the '>' */
+	p += i;
+	n -= i;
+	e = p + n;
+	l = rs_ts_3339(p, n, &t);
+	if (l == 0)
+		l = rs_ts_3164(p, n, &t);
+	/* The time stamp is overwritten with 16 bytes of receive time. */
+	if (l > 0)
+		p += n < 16 ? n : 16;
+	rem = n - l;
+	for (i = 0; rem > 0 && p + i < e && p[i] != ' '; i++)
+		rem--;
+	v->tag = span(p, i);
+	v->msg = span(e - rem, rem);
+}
+
+/* Bytes below 0x20 as "#ooo", the rest as they are. */
+static char *
+put_rs(char *o, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] >= 0x20) {
+			*o++ = (char)p[i];
+			continue;
+		}
+		*o++ = '#';
+		*o++ = (char)('0' + (p[i] >> 6));
+		*o++ = (char)('0' + ((p[i] >> 3) & 7));
+		*o++ = (char)('0' + (p[i] & 7));
+	}
+	return o;
+}
+
+size_t
+syslog_format_rsyslog(char *out, const uint8_t *data, size_t len, bool local,
+    const struct syslog_ctx *ctx)
+{
+	struct rs_view v = { 0 };
+	size_t l = octet_count_len(data, len);
+	const uint8_t *p = data + l;
+	size_t n = len - l;
+	char *o = out;
+
+	if (n > 0 && p[n - 1] == '\0')
+		n--;
+	if (n > 0 && p[n - 1] == '\n')
+		n--;
+	if (local)
+		rs_parse_local(p, n, &v);
+	else
+		rs_parse_net(p, n, &v);
+	if (v.ts.valid) {
+		o = put(o, months[v.ts.mon], 3);
+		*o++ = ' ';
+		*o++ = v.ts.day < 10 ? ' ' : (char)('0' + v.ts.day / 10);
+		*o++ = (char)('0' + v.ts.day % 10);
+		*o++ = ' ';
+		o = put2(o, v.ts.hh);
+		*o++ = ':';
+		o = put2(o, v.ts.mm);
+		*o++ = ':';
+		o = put2(o, v.ts.ss);
+	} else {
+		o = put(o, ctx->clock->rfc3164, 15);
+	}
+	*o++ = ' ';
+	if (v.host.len > 0)
+		o = put_rs(o, v.host.p, v.host.len);
+	else
+		o = put_rs(o, (const uint8_t *)ctx->host, ctx->host_len);
+	*o++ = ' ';
+	o = put_rs(o, v.tag.p, v.tag.len);
+	if (v.pid.len > 0) {
+		*o++ = '[';
+		o = put_rs(o, v.pid.p, v.pid.len);
+		*o++ = ']';
+	}
+	if (v.msg.len == 0 || v.msg.p[0] != ' ')
+		*o++ = ' ';
+	o = put_rs(o, v.msg.p, v.msg.len);
+	*o++ = '\n';
 	return (size_t)(o - out);
 }

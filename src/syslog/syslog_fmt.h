@@ -67,7 +67,10 @@ size_t	syslog_strip_len(const uint8_t *data, size_t len);
 /*
  * Parses a datagram, tolerantly: a missing or bad PRI means user.notice
  * and the text is all message; a missing or odd timestamp, host or tag
- * leaves that field absent. Never fails.
+ * leaves that field absent and the text stays in the message. RFC 5424
+ * only when VERSION is 1 and "-" or a valid RFC 3339 time stamp follows;
+ * an RFC 6587 octet count ("LEN " with LEN the rest of the datagram, a
+ * PRI next) is skipped. Never fails.
  */
 void	syslog_parse(const uint8_t *data, size_t len, struct syslog_msg *ret);
 
@@ -142,6 +145,20 @@ size_t	syslog_format_raw(char *out, const uint8_t *data, size_t len,
 size_t	syslog_format_syslog(char *out, const struct syslog_msg *m,
 	    const struct syslog_ctx *ctx);
 size_t	syslog_format_json(char *out, const struct syslog_msg *m,
+	    const struct syslog_ctx *ctx);
+
+/*
+ * rsyslog compatibility (the log handler's compat = "rsyslog"): the line
+ * rsyslogd writes with RSYSLOG_TraditionalFileFormat for this datagram,
+ * received by imudp (local false) or by imuxsock with its defaults (local
+ * true): "TIMESTAMP HOSTNAME TAG MSG" with rsyslog's header rules (see the
+ * comments in syslog_fmt.c), each control byte (< 0x20) written as #ooo in
+ * octal and every other byte as it is. The two departures, both issue 14
+ * fixes: an RFC 6587 octet count is stripped, and a datagram is RFC 5424
+ * only by syslog_parse()'s rule. ctx->host is the host for messages that
+ * carry none (the sender's address; rsyslog's short local host name).
+ */
+size_t	syslog_format_rsyslog(char *out, const uint8_t *data, size_t len, bool local,
 	    const struct syslog_ctx *ctx);
 
 #endif

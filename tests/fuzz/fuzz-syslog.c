@@ -2,7 +2,8 @@
  * fuzz-syslog.c: libFuzzer harness for syslog_fmt. Any input must parse
  * without a memory error, and each of the three formats must give exactly
  * one safe line (no control byte, valid UTF-8) within syslog_line_max();
- * json lines must be valid JSON. A violation aborts, so libFuzzer keeps it.
+ * json lines must be valid JSON; the rsyslog-compatible line is one line
+ * with no byte below 0x20 (it passes DEL, C1 and invalid UTF-8 on purpose). A violation aborts, so libFuzzer keeps it.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -54,6 +55,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = syslog_format_json(out, &m, &ctx);
 	if (n > syslog_line_max(len) || !json_line_is_valid(out, n))
 		abort();
+	/* compat = "rsyslog": one line, no byte below 0x20 but its '\n'. */
+	n = syslog_format_rsyslog(out, data, len, (len & 2) != 0, &ctx);
+	if (n > syslog_line_max(len) || n == 0 || out[n - 1] != '\n' ||
+	    memchr(out, '\n', n - 1) != NULL)
+		abort();
+	for (size_t i = 0; i + 1 < n; i++)
+		if ((uint8_t)out[i] < 0x20)
+			abort();
 	if (syslog_escape_c(out, data, len) > 4 * len)
 		abort();
 	if (syslog_escape_json(out, data, len) > 6 * len)

@@ -1,10 +1,25 @@
 """Helpers for the log handler's integration tests (t_log*.py)."""
 import os
 import re
+import select
 import tempfile
 import time
 
 from dgtest import TIMEOUT
+
+
+def _pause(seconds):
+    select.select([], [], [], max(0.0, seconds))
+
+
+# The syslog-reading tests also run under libfaketime (FAKETIME set,
+# FAKETIME_DONT_FAKE_MONOTONIC=1) to check day-of-month handling; there
+# python's time.sleep(), an absolute clock_nanosleep() on CLOCK_MONOTONIC,
+# fails with EINVAL. A relative select() timeout is not faked: use it then.
+try:
+    time.sleep(0.001)
+except OSError:
+    time.sleep = _pause
 
 
 def tmpdir():

@@ -45,7 +45,8 @@ def test_check_mode_ok_and_error():
         f.write(unix_conf(t + "/never.sock"))
     rc, out, err = run_dgramd(["-t", "-c", good])
     eq(rc, 0, err)
-    check("configuration OK" in err, err)
+    # As dgramd(8) says: "dgramd: FILE: configuration OK (1 socket)".
+    check("dgramd: %s: configuration OK (1 socket)\n" % good in err, err)
     check(not os.path.exists(t + "/never.sock"), "-t binds nothing")
     bad = os.path.join(t, "bad.conf")
     with open(bad, "w") as f:
@@ -54,6 +55,13 @@ def test_check_mode_ok_and_error():
     rc, out, err = run_dgramd(["--test", "--config", bad])
     eq(rc, 78)
     eq(err.strip(), "dgramd: %s:3: sockets.[0].ttl: must be 1..255, got 300" % bad)
+    # Issue 14: an integer wider than 32 bits is refused, as written.
+    with open(bad, "w") as f:
+        f.write('sockets = (\n  { name = "a"; type = "udp4";\n    port = 4294974796;'
+                ' handlers = ( { type = "echo"; } ); }\n);\n')
+    rc, out, err = run_dgramd(["-t", "-c", bad])
+    eq(rc, 78)
+    eq(err.strip(), "dgramd: %s:3: sockets.[0].port: out of range (got 4294974796)" % bad)
 
 
 def test_config_error_creates_nothing():

@@ -105,6 +105,52 @@ def test_python_syslog_handler_unix_and_udp():
         eq(d.stop(), 0)
 
 
+def test_python_messages_starting_with_a_digit_keep_their_text():
+    """Issue 14: "1 disk failed ..." is not an RFC 5424 header."""
+    tmp = tmpdir()
+    out = tmp + "/py.json"
+    d = Dgramd(conf(udp_sock(handlers=log(out, "json"))), tmpdir=tmp)
+    with d:
+        lg = logging.getLogger("t_log_digits")
+        lg.propagate = False
+        h = logging.handlers.SysLogHandler(address=("127.0.0.1", d.port("in")))
+        lg.addHandler(h)
+        lg.warning("1 disk failed in array md0")
+        lg.removeHandler(h)
+        h.close()
+        c = udp_client()
+        c.sendto(b"<13>2 files copied", d.udp("in"))
+        lines = [json.loads(l) for l in wait_lines(out, 2)]
+        eq(len(lines), 2)
+        eq((lines[0]["severity"], lines[0]["message"]), ("warning", "1 disk failed in array md0"))
+        eq((lines[1]["severity"], lines[1]["message"]), ("notice", "2 files copied"))
+        for l in lines:
+            for k in ("timestamp", "app", "procid", "msgid"):
+                check(k not in l, "%s: %r" % (k, l))
+        eq(d.stop(), 0)
+
+
+def test_logger_octet_count_udp_and_unix():
+    """Issue 14: logger --octet-count frames each datagram with "LEN "; a
+    critical message must not become user.notice (and be filtered out)."""
+    tmp = tmpdir()
+    out = tmp + "/oc.json"
+    only_crit = 'min_severity = "crit";'
+    d = Dgramd(conf(udp_sock(handlers=log(out, "json", only_crit)),
+                    unix_sock(tmp + "/log", handlers=log(out, "json", only_crit))), tmpdir=tmp)
+    with d:
+        subprocess.run(["logger", "-d", "-n", "127.0.0.1", "-P", str(d.port("in")),
+                        "--octet-count", "-p", "auth.crit", "-t", "oc", "x"], check=True)
+        wait_lines(out, 1)
+        subprocess.run(["logger", "-u", tmp + "/log", "--octet-count", "-p", "auth.crit",
+                        "-t", "ocu", "y"], check=True)
+        lines = [json.loads(l) for l in wait_lines(out, 2)]
+        eq(len(lines), 2)
+        eq([(l["facility"], l["severity"], l["app"], l["message"]) for l in lines],
+           [("auth", "crit", "oc", "x"), ("auth", "crit", "ocu", "y")])
+        eq(d.stop(), 0)
+
+
 def test_json_credentials_match_sender():
     tmp = tmpdir()
     out = tmp + "/cred.json"

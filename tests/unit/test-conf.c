@@ -3,8 +3,10 @@
  * FILE:LINE: setting.path and what is wrong; valid files give the values.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "handler.h"
@@ -197,6 +199,46 @@ static const struct {
 	  ECHO " } );", "mode, owner and group do not apply to an abstract (@) socket" },
 	{ "sockets = ( { name = \"a\"; type = \"unix_dgram\"; path = \"/x\"; reuseport = true; "
 	  ECHO " } );", "sockets.[0].reuseport: not allowed on a unix_dgram socket" },
+	{ "sockets = ( { name = \"a\"; type = \"udp4\"; port = 5; handlers = ( { type = \"log\";"
+	  " file = \"/tmp/x.log\"; format = \"json\"; compat = \"rsyslog\"; } ); } );",
+	  "sockets.[0].handlers.[0].compat: \"rsyslog\" applies to format = \"syslog\" only, "
+	  "got format = \"json\"" },
+	{ "sockets = ( { name = \"a\"; type = \"udp4\"; port = 5; handlers = ( { type = \"log\";"
+	  " file = \"/tmp/x.log\"; compat = \"syslog-ng\"; } ); } );",
+	  "sockets.[0].handlers.[0].compat: must be none | rsyslog, got \"syslog-ng\"" },
+	/*
+	 * Issue 14: libconfig 1.5 wraps an integer wider than 32 bits; every
+	 * integer key refuses it, as written, wherever it is.
+	 */
+	{ "sockets = ( { name = \"a\"; type = \"udp4\";\n port = 4294974796; " ECHO " } );",
+	  "t.conf:2: sockets.[0].port: out of range (got 4294974796)" },
+	{ "sockets = ( { name = \"a\"; type = \"udp4\"; port = 5;\n\n max_size = 4294967396; "
+	  ECHO " } );", "t.conf:3: sockets.[0].max_size: out of range (got 4294967396)" },
+	{ "sockets = ( { name = \"a\"; type = \"udp4\"; port = 5; recv_buffer = 99999999999; "
+	  ECHO " } );", "t.conf:1: sockets.[0].recv_buffer: out of range (got 99999999999)" },
+	{ "sockets = ( { name = \"a\"; type = \"udp4\"; port = 7500.0; " ECHO " } );",
+	  "t.conf:1: sockets.[0].port: must be an integer, got 7500.0" },
+	{ "batch = -4294967295; sockets = ( { name = \"a\"; type = \"udp4\"; port = 5; " ECHO
+	  " } );", "t.conf:1: batch: out of range (got -4294967295)" },
+	{ "batch = 0x100000040; sockets = ( { name = \"a\"; type = \"udp4\"; port = 5; " ECHO
+	  " } );", "t.conf:1: batch: out of range (got 0x100000040)" },
+	{ "sockets = ( { name = \"a\"; type = \"udp4\"; port = 5; ttl = 4294967297; " ECHO
+	  " } );", "t.conf:1: sockets.[0].ttl: out of range (got 4294967297)" },
+	{ "sockets = ( { name = \"a\"; type = \"udp4\"; port = 5; handlers = ( { type = \"echo\";"
+	  " ignore_ports = [ 53, 4294967349 ]; } ); } );",
+	  "sockets.[0].handlers.[0].ignore_ports.[1]: out of range (got 4294967349)" },
+	{ "sockets = ( { name = \"a\"; type = \"unix_dgram\"; path = \"/x\"; "
+	  "allow_uids = [ 0, 4294967296 ]; " ECHO " } );",
+	  "sockets.[0].allow_uids.[1]: out of range (got 4294967296)" },
+	{ "sockets = ( { name = \"a\"; type = \"unix_dgram\"; path = \"/x\"; "
+	  "owner = 4294967296; " ECHO " } );", "sockets.[0].owner: out of range (got 4294967296)" },
+	{ "sockets = ( { name = \"a\"; type = \"udp4\"; port = 5; rate_limit = { rate = "
+	  "4294967396; }; " ECHO " } );",
+	  "sockets.[0].rate_limit.rate: out of range (got 4294967396)" },
+	{ "x = \"4294967296 # 1\"; /* 4294967296 */ // 4294967296\n# 4294967296\n"
+	  "ratio = 1.5e3; big = 4294967296L; sockets = ( { name = \"a\"; type = \"udp4\";"
+	  " port = 4294967296; " ECHO " } );",
+	  "t.conf:3: sockets.[0].port: out of range (got 4294967296)" },
 };
 
 START_TEST(test_errors)
@@ -229,6 +271,37 @@ START_TEST(test_ttl_edges)
 		snprintf(text, sizeof(text), fmt, i ? "udp6" : "udp4", bad[1]);
 		load_err_one(text, "ttl: must be 1..255, got 256");
 	}
+}
+END_TEST
+
+/* An integer that fits, or an L literal that libconfig reads whole, is accepted as is. */
+START_TEST(test_wide_literals_that_fit)
+{
+	struct conf *c = load_ok("batch = 0x40; sockets = ( { name = \"a\"; type = \"udp4\";"
+	    " port = +7500; recv_buffer = 65536L; " ECHO " } );");
+
+	ck_assert_uint_eq(c->batch, 64);
+	ck_assert_int_eq(c->socks[0].port, 7500);
+	conf_free(c);
+}
+END_TEST
+
+/* An integer out of range in an @include file is named by that file and line. */
+START_TEST(test_wide_literal_in_include)
+{
+	char dir[] = "/tmp/dgramd-conf-XXXXXX", inc[64], text[256];
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(inc, sizeof(inc), "%s/sock.inc", dir);
+	f = fopen(inc, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("{ name = \"a\"; type = \"udp4\";\n port = 4294967297; " ECHO " }\n", f);
+	fclose(f);
+	snprintf(text, sizeof(text), "batch = 8;\nsockets = (\n @include \"%s\"\n);\n", inc);
+	load_err_one(text, "sock.inc:2: sockets.[0].port: out of range (got 4294967297)");
+	unlink(inc);
+	rmdir(dir);
 }
 END_TEST
 
@@ -289,6 +362,8 @@ conf_suite(void)
 	tcase_add_test(tc, test_all_socket_options);
 	tcase_add_loop_test(tc, test_errors, 0, (int)(sizeof(errors) / sizeof(errors[0])));
 	tcase_add_test(tc, test_ttl_edges);
+	tcase_add_test(tc, test_wide_literals_that_fit);
+	tcase_add_test(tc, test_wide_literal_in_include);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_same_binding);
 	tcase_add_test(tc, test_binds_that_do_not_clash);

@@ -37,9 +37,17 @@ static const struct pcase pcases[] = {
 	  "1987 mymachine myproc[10]: %% It's time to make the do-nuts.  %%  Ingredients: "
 	  "Mix=OK, Jiffy=OK" },
 	{ "<0>1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org 10.1.2.3 sched[0]: "
-	  "That's All Folks!", 0, 0, true, false, NULL, NULL, NULL, NULL, NULL, NULL,
-	  "1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org 10.1.2.3 sched[0]: "
-	  "That's All Folks!" },
+	  "That's All Folks!", 0, 0, true, false, "1990 Oct 22 10:52:01", "TZ-6", NULL, NULL,
+	  NULL, NULL, "scapegoat.dmz.example.org 10.1.2.3 sched[0]: That's All Folks!" },
+	/* Network equipment: Cisco ASA (year, colon), NX-OS (year first); bad times. */
+	{ "<166>Dec 01 2026 23:41:31: %ASA-6-302013: Built", 0, 166, true, false,
+	  "Dec 01 2026 23:41:31:", NULL, "%ASA-6-302013", NULL, NULL, NULL, "Built" },
+	{ "<189>2026 Dec  1 23:41:31 nx1 %ETHPORT-5-IF_UP: up", 0, 189, true, false,
+	  "2026 Dec  1 23:41:31", "nx1", "%ETHPORT-5-IF_UP", NULL, NULL, NULL, "up" },
+	{ "<13>Dec  1 25:61:31 host1 app: bad time", 0, 13, true, false, NULL, NULL, NULL, NULL,
+	  NULL, NULL, "Dec  1 25:61:31 host1 app: bad time" },
+	{ "<13>Dec  1 23:41:31:x h a: m", 0, 13, true, false, NULL, NULL, NULL, NULL, NULL, NULL,
+	  "Dec  1 23:41:31:x h a: m" },
 	/* RFC 5424 section 6.5, examples 1-4. */
 	{ "<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - " BOM
 	  "'su root' failed for lonvick on /dev/pts/8", 0, 34, true, true,
@@ -123,7 +131,7 @@ static const struct pcase pcases[] = {
 	{ "", 0, 13, false, false, NULL, NULL, NULL, NULL, NULL, NULL, "" },
 	{ "<13>", 0, 13, true, false, NULL, NULL, NULL, NULL, NULL, NULL, "" },
 	/* RFC 5424, cut short or malformed. */
-	{ "<13>1 ", 0, 13, true, true, NULL, NULL, NULL, NULL, NULL, NULL, "" },
+	{ "<13>1 ", 0, 13, true, false, NULL, NULL, NULL, NULL, NULL, NULL, "1 " },
 	{ "<13>1 2024-01-01T00:00:00Z host", 0, 13, true, true, "2024-01-01T00:00:00Z", "host",
 	  NULL, NULL, NULL, NULL, "" },
 	{ "<13>1 - h a p m [unterminated", 0, 13, true, true, NULL, "h", "a", "p", "m", NULL,
@@ -133,7 +141,35 @@ static const struct pcase pcases[] = {
 	{ "<13>1 - - - - - nosd", 0, 13, true, true, NULL, NULL, NULL, NULL, NULL, NULL,
 	  "nosd" },
 	{ "<13>1 - - - - - -", 0, 13, true, true, NULL, NULL, NULL, NULL, NULL, NULL, "" },
-	{ "<13>12 - h a - - - m", 0, 13, true, true, NULL, "h", "a", NULL, NULL, NULL, "m" },
+	/* RFC 5424 is VERSION 1 then "-" or an RFC 3339 time stamp (rsyslog's rule). */
+	{ "<13>12 - h a - - - m", 0, 13, true, false, NULL, NULL, NULL, NULL, NULL, NULL,
+	  "12 - h a - - - m" },
+	{ "<12>1 disk failed in array md0\0", 31, 12, true, false, NULL, NULL, NULL, NULL,
+	  NULL, NULL, "1 disk failed in array md0" },
+	{ "<13>2 files copied", 0, 13, true, false, NULL, NULL, NULL, NULL, NULL, NULL,
+	  "2 files copied" },
+	{ "<13>1 2024-13-01T00:00:00Z h a - - - m", 0, 13, true, false, NULL, NULL, NULL, NULL,
+	  NULL, NULL, "1 2024-13-01T00:00:00Z h a - - - m" },
+	{ "<13>1 2024-01-01T00:00:00 h a - - - m", 0, 13, true, false, NULL, NULL, NULL, NULL,
+	  NULL, NULL, "1 2024-01-01T00:00:00 h a - - - m" },
+	{ "<13>1 -", 0, 13, true, true, NULL, NULL, NULL, NULL, NULL, NULL, "" },
+	{ "<13>1 -x h", 0, 13, true, false, NULL, NULL, NULL, NULL, NULL, NULL, "1 -x h" },
+	{ "1 - h a - - - m", 0, 13, false, false, NULL, NULL, NULL, NULL, NULL, NULL,
+	  "1 - h a - - - m" },
+	/* RFC 6587 octet counting in a datagram (logger --octet-count, UDP and unix). */
+	{ "89 <34>1 2026-12-01T23:37:44.810783+00:00 vm oc - - [timeQuality tzKnown=\"1\" "
+	  "isSynced=\"0\"] x", 0, 34, true, true, "2026-12-01T23:37:44.810783+00:00", "vm",
+	  "oc", NULL, NULL, "[timeQuality tzKnown=\"1\" isSynced=\"0\"]", "x" },
+	{ "25 <34>Dec  1 23:37:45 oc: x", 0, 34, true, false, "Dec  1 23:37:45", NULL, "oc",
+	  NULL, NULL, NULL, "x" },
+	{ "26 <34>Dec  1 23:37:45 oc: x", 0, 13, false, false, NULL, NULL, NULL, NULL, NULL,
+	  NULL, "26 <34>Dec  1 23:37:45 oc: x" },
+	{ "024 <34>Dec  1 23:37:45 oc: x", 0, 13, false, false, NULL, NULL, NULL, NULL, NULL,
+	  NULL, "024 <34>Dec  1 23:37:45 oc: x" },
+	{ "6 apples", 0, 13, false, false, NULL, NULL, NULL, NULL, NULL, NULL, "6 apples" },
+	{ "4 <9>", 0, 13, false, false, NULL, NULL, NULL, NULL, NULL, NULL, "4 <9>" },
+	{ "3 <9>", 0, 9, true, false, NULL, NULL, NULL, NULL, NULL, NULL, "" },
+	{ "0 ", 0, 13, false, false, NULL, NULL, NULL, NULL, NULL, NULL, "0 " },
 	/* Hostile bytes stay in the fields; escaping is the formatter's job. */
 #define P_HOSTILE "<13>app: a\nb\x1b[2Jc\x00" "d\xff"
 	{ P_HOSTILE, sizeof(P_HOSTILE) - 1, 13, true, false, NULL, NULL, "app", NULL, NULL, NULL,
@@ -372,10 +408,86 @@ START_TEST(test_format_lines)
 	    "\"host\":\"mymachine.example.com\",\"app\":\"evntslog\",\"msgid\":\"ID47\","
 	    "\"sd\":\"[exampleSDID@32473 iut=\\\"3\\\"]\",\"message\":\"An entry\","
 	    "\"sender\":\"127.0.0.1:9\",\"size\":109}\n");
+	/* Issue 14: python logging.warning("1 disk failed in array md0") over UDP. */
+	format_one('s', "<12>1 disk failed in array md0", ctx_for(T0, 0, "127.0.0.1:9",
+	    "127.0.0.1", false), "Nov 25 10:00:00 127.0.0.1 1 disk failed in array md0\n");
+	format_one('j', "<12>1 disk failed in array md0", ctx_for(T0, 0, "127.0.0.1:9",
+	    "127.0.0.1", false),
+	    "{\"time\":\"2024-11-25T10:00:00.000000+00:00\",\"facility\":\"user\","
+	    "\"severity\":\"warning\",\"pri\":12,\"host\":\"127.0.0.1\","
+	    "\"message\":\"1 disk failed in array md0\",\"sender\":\"127.0.0.1:9\","
+	    "\"size\":30}\n");
+	format_one('j', "<13>2 files copied", ctx_for(T0, 0, "127.0.0.1:9", "127.0.0.1", false),
+	    "{\"time\":\"2024-11-25T10:00:00.000000+00:00\",\"facility\":\"user\","
+	    "\"severity\":\"notice\",\"pri\":13,\"host\":\"127.0.0.1\","
+	    "\"message\":\"2 files copied\",\"sender\":\"127.0.0.1:9\",\"size\":18}\n");
 	format_one('j', "no pri", ctx_for(T0, 0, "[::1]:9", "::1", false),
 	    "{\"time\":\"2024-11-25T10:00:00.000000+00:00\",\"facility\":\"user\","
 	    "\"severity\":\"notice\",\"pri\":13,\"host\":\"::1\",\"message\":\"no pri\","
 	    "\"sender\":\"[::1]:9\",\"size\":6}\n");
+}
+END_TEST
+
+/*
+ * compat = "rsyslog": the lines rsyslogd 8.2302 wrote with
+ * RSYSLOG_TraditionalFileFormat for these datagrams (imudp: local false,
+ * imuxsock: local true); receive time Nov 25 10:00:00.
+ */
+static const struct {
+	bool		 local;
+	const char	*in;
+	size_t		 len;
+	const char	*want;
+} rscases[] = {
+	{ false, "<140>error level\0", 17, "Nov 25 10:00:00 error level \n" },
+	{ false, "<140>pyapp[77]: multi\nline\0", 27,
+	  "Nov 25 10:00:00 127.0.0.1 pyapp[77]: multi#012line\n" },
+	{ false, "<13>1 2026-12-01T23:41:31.000001Z relay app - - [meta sequenceId=\"1\"] with sd", 0,
+	  "Dec  1 23:41:31 relay app with sd\n" },
+	{ false, "<14>1 2026-12-01T23:41:31.123Z esx1 vpxa 2100123 - - Section", 0,
+	  "Dec  1 23:41:31 esx1 vpxa[2100123] Section\n" },
+	{ false, "<13>1 - - - - - -", 0, "Nov 25 10:00:00 - - \n" },
+	{ false, "<166>Dec 01 2026 23:41:31: %ASA-6-302013: Built", 0,
+	  "Dec  1 23:41:31 127.0.0.1 %ASA-6-302013: Built\n" },
+	{ false, "<189>2026 Dec  1 23:41:31 nx1 %ETHPORT-5-IF_UP: up", 0,
+	  "Dec  1 23:41:31 nx1 %ETHPORT-5-IF_UP: up\n" },
+	{ false, "<13>Dec 15 23:41:31 h app: a\tb\x1b[0m \\n C:\\x\x7f\xff\r\n", 0,
+	  "Dec 15 23:41:31 h app: a#011b#033[0m \\n C:\\x\x7f\xff#015\n" },
+	{ false, "<13>Dec  1 23:41:31 host1 app:: double colon", 0,
+	  "Dec  1 23:41:31 host1 app: : double colon\n" },
+	{ false, "<140>[x] bracket first\0", 23, "Nov 25 10:00:00 127.0.0.1  [x] bracket first\n" },
+	{ false, "<192>x bad pri", 0, "Nov 25 10:00:00 127.0.0.1  <192>x bad pri\n" },
+	{ false, "<13>Dec  1 23:41:31 ::1 app: v6", 0, "Dec  1 23:41:31 127.0.0.1 : :1 app: v6\n" },
+	{ false, "<13>Dec  1 23:41:31", 0, "Dec  1 23:41:31 127.0.0.1  \n" },
+	{ false, "<13>", 0, "Nov 25 10:00:00 127.0.0.1  \n" },
+	{ false, "two lf\n\n", 0, "Nov 25 10:00:00 two lf#012 \n" },
+	/* The two issue 14 departures: octet counts go, "1 text" is RFC 3164. */
+	{ false, "25 <34>Dec  1 23:37:45 oc: x", 0, "Dec  1 23:37:45 127.0.0.1 oc: x\n" },
+	{ false, "<12>1 disk failed in array md0\0", 31,
+	  "Nov 25 10:00:00 1 disk failed in array md0\n" },
+	{ true, "<13>Dec  1 23:41:33 app: hello world", 0, "Nov 25 10:00:00 myhost app: hello world\n" },
+	{ true, "<134>Dec  1 23:41:33 vm app: x", 0, "Nov 25 10:00:00 myhost vm app: x\n" },
+	{ true, "<27>1 2026-12-01T23:41:33.626740+00:00 vm app - - - x", 0,
+	  "Nov 25 10:00:00 myhost 1 2026-12-01T23:41:33.626740+00:00 vm app - - - x\n" },
+	{ true, "plain text on unix", 0, "Nov 25 10:00:00 myhost ain text on unix\n" },
+	{ true, "<13>Dec  1 23:41:31 app: n\0ul\0", 30, "Nov 25 10:00:00 myhost app: n#000ul\n" },
+};
+
+START_TEST(test_rsyslog_lines)
+{
+	size_t len = rscases[_i].len ? rscases[_i].len : strlen(rscases[_i].in), n;
+	struct syslog_ctx ctx;
+	char *out = malloc(syslog_line_max(len));
+
+	set_tz("UTC");
+	ctx = ctx_for(T0, 0, "x", rscases[_i].local ? "myhost" : "127.0.0.1", false);
+	ck_assert_ptr_nonnull(out);
+	n = syslog_format_rsyslog(out, (const uint8_t *)rscases[_i].in, len, rscases[_i].local,
+	    &ctx);
+	ck_assert(n <= syslog_line_max(len));
+	ck_assert_msg(n == strlen(rscases[_i].want) && memcmp(out, rscases[_i].want, n) == 0,
+	    "case %d:\n got  \"%.*s\"\n want \"%s\"", _i, (int)n, out, rscases[_i].want);
+	free(out);
 }
 END_TEST
 
@@ -478,6 +590,7 @@ suite(void)
 	tcase_add_loop_test(tc, test_escape_table, 0, (int)(sizeof(ecases) / sizeof(ecases[0])));
 	tcase_add_test(tc, test_clock);
 	tcase_add_test(tc, test_format_lines);
+	tcase_add_loop_test(tc, test_rsyslog_lines, 0, (int)(sizeof(rscases) / sizeof(rscases[0])));
 	tcase_add_loop_test(tc, test_hostile_lines, 0,
 	    (int)(sizeof(hostile) / sizeof(hostile[0])));
 	tcase_add_test(tc, test_all_bytes_and_bound);
