@@ -131,7 +131,9 @@ for day in 05 15; do
 			echo "skip $label (libfaketime is not installed: make deps)"
 			continue
 		fi
-		DGRAMD="$tmp/dgramd-day$day" DGRAMD_TEST_DAY=$day run_test "$label" "$t"
+		DGRAMD="$tmp/dgramd-day$day" DGRAMD_TEST_DAY=$day \
+		    DGRAMD_TEST_FAKETIME="@$(date +%Y-%m)-$day 12:00:00" \
+		    DGRAMD_TEST_FAKETIME_LIB="$FAKETIME_LIB" run_test "$label" "$t"
 	done
 done
 

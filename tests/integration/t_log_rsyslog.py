@@ -101,8 +101,23 @@ ruleset(name="unix") {{
   action(type="omfile" file="{tmp}/rs-unix.log" template="RSYSLOG_TraditionalFileFormat")
 }}
 input(type="imudp" address="127.0.0.1" port="{port}" ruleset="udp")
-input(type="imuxsock" Socket="{tmp}/rs.sock" ruleset="unix")
+input(type="imuxsock" Socket="{tmp}/rs.sock" ruleset="unix"{sysstamp})
 """
+
+# tests/run.sh may run this file with dgramd on a fake clock (libfaketime,
+# "@YYYY-MM-DD HH:MM:SS": starts there when the process starts, then runs);
+# rsyslogd then runs on the same fake clock and stamps unix datagrams with
+# it rather than with the kernel's receive time (UseSysTimeStamp).
+FAKETIME = os.environ.get("DGRAMD_TEST_FAKETIME", "")
+FAKE_T0 = None      # the real time the daemons were started at
+
+
+def fake_now():
+    """The fake clock's time now (the real one when there is none)."""
+    if not FAKETIME.startswith("@") or FAKE_T0 is None:
+        return time.time()
+    start = time.mktime(time.strptime(FAKETIME[1:], "%Y-%m-%d %H:%M:%S"))
+    return start + (time.time() - FAKE_T0)
 
 DGRAMD_CONF = """\
 sockets = (
@@ -150,12 +165,22 @@ class Run:
         self.tmp = tmpdir()
         port = free_udp_port()
         with open(self.tmp + "/rsyslog.conf", "w") as f:
-            f.write(RSYSLOG_CONF.format(tmp=self.tmp, port=port))
+            f.write(RSYSLOG_CONF.format(tmp=self.tmp, port=port,
+                                        sysstamp=' UseSysTimeStamp="off"' if FAKETIME else ""))
         with open(self.tmp + "/rsyslog.out", "wb") as out:
+            # When tests/run.sh puts dgramd on a fake clock (a one- or a
+            # two-digit day), rsyslogd runs on the same one.
+            global FAKE_T0
+            FAKE_T0 = time.time()
+            env = dict(os.environ)
+            if FAKETIME:
+                env.update(LD_PRELOAD=os.environ["DGRAMD_TEST_FAKETIME_LIB"],
+                           FAKETIME=os.environ["DGRAMD_TEST_FAKETIME"],
+                           FAKETIME_DONT_FAKE_MONOTONIC="1", FAKETIME_DISABLE_SHM="1")
             self.rs = subprocess.Popen([RSYSLOGD, "-n", "-f", self.tmp + "/rsyslog.conf",
                                         "-i", self.tmp + "/rsyslog.pid"],
                                        stdin=subprocess.DEVNULL, stdout=out,
-                                       stderr=subprocess.STDOUT)
+                                       stderr=subprocess.STDOUT, env=env)
         self.dg = Dgramd(DGRAMD_CONF.format(tmp=self.tmp), tmpdir=self.tmp)
         try:
             self.feed(port)
@@ -191,7 +216,7 @@ class Run:
         # (via, sender, data, index within via, receive-time windows)
         self.items = []
         for i, (via, sender, data) in enumerate(self.corpus):
-            t0 = (time.time(), kernel_time())
+            t0 = (time.time(), kernel_time(), fake_now())
             for d in dst[via]:
                 sock[via].sendto(data, d)
             for d in dst[via]:
@@ -201,10 +226,10 @@ class Run:
             if i % BATCH == BATCH - 1 or i == len(self.corpus) - 1:
                 for v in ("udp", "unix"):
                     self.wait_sentinel(files[v], self.count[v])
-                t1 = (time.time(), kernel_time())
+                t1 = (time.time(), kernel_time(), fake_now())
                 for it in self.items:
                     if isinstance(it[4], tuple):
-                        it[4] = [(it[4][0], t1[0]), (it[4][1], t1[1])]
+                        it[4] = [(it[4][k], t1[k]) for k in range(3)]
         self.out = {}
         for via in ("udp", "unix"):
             self.out[via] = [split_by_sentinels(read_lines(f)[self.base[f]:], self.count[via])
