@@ -156,12 +156,22 @@ show(const struct buf *b)
 
 #define TOP_MAX	256
 
+/* The drop reasons top breaks a socket's drops into (stats line keys). */
+static const char *const drop_keys[] = {
+	"truncated", "denied", "limited", "kernel_drops", "send_errors", "dropped",
+};
+static const char *const drop_names[] = {
+	"truncated", "denied", "limited", "kernel", "send errors", "send queue full",
+};
+#define N_DROPS	(sizeof(drop_keys) / sizeof(drop_keys[0]))
+
 /* One row of top: a socket or a forward target, with its totals. */
 struct top_row {
 	char		name[160];
 	bool		target;
-	unsigned long long rx, bytes, tx, drops, sessions;
+	unsigned long long rx, bytes, tx, drops;
 	unsigned long long prx, pbytes, ptx, pdrops;
+	unsigned long long why[N_DROPS], pwhy[N_DROPS];
 	bool		seen;
 };
 
@@ -200,6 +210,17 @@ top_find(struct top_row *rows, size_t *n, const char *name, bool target)
 	return &rows[(*n)++];
 }
 
+static int
+drop_index(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < N_DROPS; i++)
+		if (strcmp(key, drop_keys[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
 /* Reads "stats NAME key=value ..." lines into the rows' totals. */
 static void
 top_parse(char *text, struct top_row *rows, size_t *n)
@@ -232,11 +253,10 @@ top_parse(char *text, struct top_row *rows, size_t *n)
 				r->bytes = v;
 			else if (strcmp(tok, "sent") == 0)
 				r->tx = v;
-			else if (strcmp(tok, "truncated") == 0 || strcmp(tok, "denied") == 0 ||
-			    strcmp(tok, "limited") == 0 || strcmp(tok, "kernel_drops") == 0 ||
-			    strcmp(tok, "send_errors") == 0 || strcmp(tok, "dropped") == 0)
+			else if (drop_index(tok) >= 0) {
 				r->drops += v;
-			else if (strncmp(tok, "fwd.", 4) == 0) {
+				r->why[drop_index(tok)] = v;
+			} else if (strncmp(tok, "fwd.", 4) == 0) {
 				/* fwd.TARGET.sent / .dropped / .errors */
 				char *dot = strrchr(tok, '.'), name[160];
 				struct top_row *t;
@@ -251,8 +271,11 @@ top_parse(char *text, struct top_row *rows, size_t *n)
 				t->seen = true;
 				if (strcmp(dot, ".sent") == 0)
 					t->tx = v;
-				else if (strcmp(dot, ".dropped") == 0 || strcmp(dot, ".errors") == 0)
-					t->drops = (strcmp(dot, ".dropped") == 0 ? 0 : t->drops) + v;
+				else if (strcmp(dot, ".errors") == 0)
+					t->why[drop_index("send_errors")] = v;
+				else if (strcmp(dot, ".dropped") == 0)
+					t->why[drop_index("dropped")] = v;
+				t->drops = t->why[drop_index("send_errors")] + t->why[drop_index("dropped")];
 			}
 		}
 	}
@@ -310,6 +333,7 @@ top(void)
 			rows[i].pbytes = rows[i].bytes;
 			rows[i].ptx = rows[i].tx;
 			rows[i].pdrops = rows[i].drops;
+			memcpy(rows[i].pwhy, rows[i].why, sizeof(rows[i].why));
 			rows[i].seen = false;
 		}
 		top_parse(b.p + 3, rows, &n);
@@ -326,10 +350,26 @@ top(void)
 			else if (r->target)
 				printf("  %-38.38s %12s %12s %12.0f %12.0f\n", r->name, "", "",
 				    rate(r->tx, r->ptx, secs), rate(r->drops, r->pdrops, secs));
-			else
+			else {
+				size_t k;
+				bool any = false;
+
 				printf("%-40.40s %12.0f %12.0f %12.0f %12.0f\n", r->name,
 				    rate(r->rx, r->prx, secs), rate(r->bytes, r->pbytes, secs),
 				    rate(r->tx, r->ptx, secs), rate(r->drops, r->pdrops, secs));
+				/* Drops by reason, on a line of their own when there are any. */
+				for (k = 0; k < N_DROPS; k++) {
+					double d = rate(r->why[k], r->pwhy[k], secs);
+
+					if (d >= 0.5) {
+						printf("%s%s %.0f", any ? ", " : "  drops/s: ",
+						    drop_names[k], d);
+						any = true;
+					}
+				}
+				if (any)
+					printf("\n");
+			}
 		}
 		fflush(stdout);
 		first = false;
