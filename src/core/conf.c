@@ -1245,19 +1245,22 @@ struct lit_scan {
 	char	 bad_lit[64];		/* its literal (its text may be freed) */
 };
 
-/* The whole file as a string, or NULL. */
+/* The whole file as a string, or NULL (also when larger than LIT_FILE_MAX). */
 static char *
 read_text(const char *path)
 {
 	FILE *f = fopen(path, "re");
-	char *b;
+	struct stat st;
+	char *b = NULL;
 	size_t n;
 
 	if (f == NULL)
 		return NULL;
-	b = malloc(LIT_FILE_MAX + 1);
+	if (fstat(fileno(f), &st) == 0 && st.st_size >= 0 &&
+	    (size_t)st.st_size <= LIT_FILE_MAX)
+		b = malloc((size_t)st.st_size + 1);
 	if (b != NULL) {
-		n = fread(b, 1, LIT_FILE_MAX, f);
+		n = fread(b, 1, (size_t)st.st_size, f);
 		b[n] = '\0';
 	}
 	(void)fclose(f);

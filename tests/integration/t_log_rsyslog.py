@@ -19,7 +19,8 @@ compat = "rsyslog", a syslog-format file.
   daemons received it in, nothing else; the comparison does not depend on
   the date (it also runs under libfaketime).
 
-Without rsyslogd each test prints "skip NAME (rsyslogd not installed)".
+Without rsyslogd the two comparisons print "skip NAME (rsyslogd not
+installed ...)"; they never pass without it.
 """
 import codecs
 import json
@@ -37,8 +38,16 @@ from dgtest import ROOT, TIMEOUT, Dgramd, check, eq, main
 from logtest import read_lines, tmpdir
 
 CORPUS = os.path.join(ROOT, "tests", "corpus", "syslog-datagrams.txt")
-RSYSLOGD = shutil.which("rsyslogd") or ("/usr/sbin/rsyslogd"
-                                         if os.access("/usr/sbin/rsyslogd", os.X_OK) else None)
+
+
+def find_rsyslogd():
+    """$RSYSLOGD (empty: none, to see the skips), else rsyslogd on PATH or in /usr/sbin."""
+    if "RSYSLOGD" in os.environ:
+        return os.environ["RSYSLOGD"] or None
+    return shutil.which("rsyslogd") or shutil.which("rsyslogd", path="/usr/sbin:/sbin")
+
+
+RSYSLOGD = find_rsyslogd()
 FIELDS = ("pri", "facility", "severity", "host", "program", "procid", "msgid", "sd", "msg")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 BATCH = 25
@@ -307,8 +316,6 @@ def dg_fields(line):
 
 
 def test_corpus_is_large_and_real():
-    if RSYSLOGD is None:
-        return "skip"
     c = load_corpus()
     check(len(c) >= 200, "%d datagrams" % len(c))
     senders = " ".join(s for _, s, _ in c)
@@ -544,7 +551,7 @@ def test_compat_file_equals_rsyslog():
 
 if __name__ == "__main__":
     if RSYSLOGD is None:
-        for n in sorted(k for k in list(globals()) if k.startswith("test_")):
-            print("skip %s (rsyslogd not installed)" % n)
-        sys.exit(0)
+        for n in ("test_compat_file_equals_rsyslog", "test_fields_match_rsyslog"):
+            print("skip %s (rsyslogd not installed: make deps installs rsyslog)" % n)
+        sys.argv[1:] = ["test_corpus_is_large_and_real"]
     main(globals())
