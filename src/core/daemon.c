@@ -872,7 +872,7 @@ daemon_reload(struct daemon *d)
 	d->reload_error[0] = '\0';
 	d->reload_ok = true;
 	control_reloaded(d->control, d->conf);
-	log_info("reloaded %s (%zu sockets)", d->file, d->n_slots);
+	log_info("reloaded %s (%zu socket%s)", d->file, d->n_slots, d->n_slots == 1 ? "" : "s");
 	free(kept);
 	free(opened);
 	notify_ready(d);
