@@ -65,6 +65,7 @@ struct txq {
 	union sockaddr_any	 peer;
 	socklen_t		 peer_len;
 	bool			 no_gso;	/* refused once: plain sends from now on */
+	bool			 mixed;		/* the batch has names or control of its own */
 	bool			 waiting;	/* want_write is on */
 	/* The batch, and its GSO messages: gfirst[k] is message k's first slot. */
 	unsigned		 n;
@@ -105,6 +106,8 @@ free_batch(struct txq *q)
 static int
 alloc_batch(struct txq *q, unsigned cap)
 {
+	unsigned i;
+
 	free_batch(q);
 	q->cap = 0;
 	q->msgs = reallocarray(NULL, cap, sizeof(*q->msgs));
@@ -119,6 +122,12 @@ alloc_batch(struct txq *q, unsigned cap)
 	    q->gfirst == NULL || q->dent == NULL || q->doff == NULL || q->dleft == NULL) {
 		free_batch(q);
 		return -ENOMEM;
+	}
+	/* Slot i's message always points at iovec i: only the rest changes. */
+	for (i = 0; i < cap; i++) {
+		q->msgs[i].msg_hdr.msg_iov = &q->iov[i];
+		q->msgs[i].msg_hdr.msg_iovlen = 1;
+		q->msgs[i].msg_hdr.msg_flags = 0;
 	}
 	q->cap = cap;
 	return 0;
@@ -340,6 +349,7 @@ push_rest(struct txq *q, unsigned first)
 			lost++;
 	}
 	q->n = 0;
+	q->mixed = false;
 	if (lost > 0)
 		count_dropped(q, lost);
 }
@@ -391,11 +401,10 @@ slot_from_ent(struct txq *q, unsigned i, struct ent *e)
 {
 	struct msghdr *mh = &q->msgs[i].msg_hdr;
 
-	memset(mh, 0, sizeof(*mh));
 	q->iov[i].iov_base = ent_data(e);
 	q->iov[i].iov_len = e->len;
-	mh->msg_iov = &q->iov[i];
-	mh->msg_iovlen = 1;
+	mh->msg_name = NULL;
+	mh->msg_namelen = 0;
 	if (e->namelen > 0) {
 		mh->msg_name = (uint8_t *)e + sizeof(*e);
 		mh->msg_namelen = e->namelen;
@@ -403,6 +412,8 @@ slot_from_ent(struct txq *q, unsigned i, struct ent *e)
 		mh->msg_name = &q->peer;
 		mh->msg_namelen = q->peer_len;
 	}
+	mh->msg_control = NULL;
+	mh->msg_controllen = 0;
 	if (e->ctrllen > 0) {
 		mh->msg_control = (uint8_t *)e + ent_ctrl_off(e);
 		mh->msg_controllen = e->ctrllen;
@@ -514,43 +525,64 @@ txq_discard(struct txq *q)
 
 /* --- the batch ----------------------------------------------------------- */
 
+/* Puts one datagram in the next batch slot (there is room, no backlog). */
+static inline void
+add_slot(struct txq *q, const void *data, size_t len, const struct sockaddr *name,
+    socklen_t namelen, const void *ctrl, size_t ctrllen)
+{
+	unsigned i = q->n++;
+	struct msghdr *mh = &q->msgs[i].msg_hdr;
+
+	q->iov[i].iov_base = (void *)(uintptr_t)data;
+	q->iov[i].iov_len = len;
+	mh->msg_control = NULL;
+	mh->msg_controllen = 0;
+	if (name == NULL) {
+		mh->msg_name = q->peer_len > 0 ? &q->peer : NULL;
+		mh->msg_namelen = q->peer_len;
+		if (ctrllen == 0)
+			return;
+	} else {
+		mh->msg_name = (void *)(uintptr_t)name;
+		mh->msg_namelen = namelen;
+	}
+	/* Slots differ in more than their size: build_gso must compare them. */
+	q->mixed = true;
+	if (ctrllen > 0) {
+		memcpy(q->ctrl[i].b, ctrl, ctrllen);
+		mh->msg_control = q->ctrl[i].b;
+		mh->msg_controllen = ctrllen;
+	}
+}
+
+/* txq_add with a full batch or behind a backlog. */
+static void __attribute__((noinline))
+add_slow(struct txq *q, const void *data, size_t len, const struct sockaddr *name,
+    socklen_t namelen, const void *ctrl, size_t ctrllen)
+{
+	if (q->n == q->cap)
+		txq_flush(q);
+	if (q->count == 0) {
+		add_slot(q, data, len, name, namelen, ctrl, ctrllen);
+		return;
+	}
+	/* Behind a backlog, keep the order: wait there. */
+	if (name == NULL)
+		namelen = 0;
+	if (!push(q, data, len, name, namelen, ctrl, ctrllen))
+		count_dropped(q, 1);
+}
+
 void
 txq_add(struct txq *q, const void *data, size_t len, const struct sockaddr *name,
     socklen_t namelen, const void *ctrl, size_t ctrllen)
 {
-	struct msghdr *mh;
-
 	if (ctrllen > TXQ_CTRL_MAX)
 		ctrllen = 0;
-	if (q->n == q->cap)
-		txq_flush(q);
-	/* Behind a backlog, keep the order: wait there. */
-	if (q->count > 0) {
-		if (name == NULL)
-			namelen = 0;
-		if (!push(q, data, len, name, namelen, ctrl, ctrllen))
-			count_dropped(q, 1);
-		return;
-	}
-	mh = &q->msgs[q->n].msg_hdr;
-	memset(mh, 0, sizeof(*mh));
-	q->iov[q->n].iov_base = (void *)(uintptr_t)data;
-	q->iov[q->n].iov_len = len;
-	mh->msg_iov = &q->iov[q->n];
-	mh->msg_iovlen = 1;
-	if (name != NULL) {
-		mh->msg_name = (void *)(uintptr_t)name;
-		mh->msg_namelen = namelen;
-	} else if (q->peer_len > 0) {
-		mh->msg_name = &q->peer;
-		mh->msg_namelen = q->peer_len;
-	}
-	if (ctrllen > 0) {
-		memcpy(q->ctrl[q->n].b, ctrl, ctrllen);
-		mh->msg_control = q->ctrl[q->n].b;
-		mh->msg_controllen = ctrllen;
-	}
-	q->n++;
+	if (__builtin_expect(q->n == q->cap || q->count > 0, 0))
+		add_slow(q, data, len, name, namelen, ctrl, ctrllen);
+	else
+		add_slot(q, data, len, name, namelen, ctrl, ctrllen);
 }
 
 /*
@@ -587,15 +619,25 @@ send_plain(struct txq *q, unsigned first, unsigned end)
 	return end;
 }
 
+/* Equal bytes; the usual sizes (a sockaddr_in, its pktinfo) compare inline. */
+static inline bool
+same_bytes(const void *a, const void *b, size_t n)
+{
+	if (n == sizeof(struct sockaddr_in))
+		return memcmp(a, b, sizeof(struct sockaddr_in)) == 0;
+	if (n == CMSG_SPACE(sizeof(struct in_pktinfo)))
+		return memcmp(a, b, CMSG_SPACE(sizeof(struct in_pktinfo))) == 0;
+	return memcmp(a, b, n) == 0;
+}
+
 /* True when slots a and b go to the same peer with the same control. */
-static bool
+static inline bool
 same_flow(const struct msghdr *a, const struct msghdr *b)
 {
 	return a->msg_namelen == b->msg_namelen && a->msg_controllen == b->msg_controllen &&
-	    (a->msg_name == b->msg_name ||
-	    memcmp(a->msg_name, b->msg_name, a->msg_namelen) == 0) &&
+	    (a->msg_name == b->msg_name || same_bytes(a->msg_name, b->msg_name, a->msg_namelen)) &&
 	    (a->msg_controllen == 0 ||
-	    memcmp(a->msg_control, b->msg_control, a->msg_controllen) == 0);
+	    same_bytes(a->msg_control, b->msg_control, a->msg_controllen));
 }
 
 /*
@@ -618,14 +660,15 @@ build_gso(struct txq *q)
 		/* Empty datagrams are never segmented. */
 		if (size > 0) {
 			while (j < q->n && j - i < GSO_SEGS && q->iov[j].iov_len == size &&
-			    total + size <= GSO_BYTES && same_flow(first, &q->msgs[j].msg_hdr)) {
+			    total + size <= GSO_BYTES &&
+			    (!q->mixed || same_flow(first, &q->msgs[j].msg_hdr))) {
 				total += size;
 				j++;
 			}
 			/* The last segment may be shorter. */
 			if (j < q->n && j - i < GSO_SEGS && q->iov[j].iov_len > 0 &&
 			    q->iov[j].iov_len < size && total + q->iov[j].iov_len <= GSO_BYTES &&
-			    same_flow(first, &q->msgs[j].msg_hdr))
+			    (!q->mixed || same_flow(first, &q->msgs[j].msg_hdr)))
 				j++;
 		}
 		q->gfirst[k] = i;
