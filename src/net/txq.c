@@ -56,6 +56,7 @@ union slot_ctrl {
 	struct cmsghdr	align;
 	uint8_t		b[SLOT_CTRL];
 };
+_Static_assert(sizeof(union slot_ctrl) % 8 == 0, "alloc_batch keeps 8-byte alignment");
 
 struct txq {
 	int			 fd;
@@ -64,11 +65,14 @@ struct txq {
 	void			*userdata;
 	union sockaddr_any	 peer;
 	socklen_t		 peer_len;
+	void			*peer_name;	/* &peer, or NULL without one */
 	bool			 no_gso;	/* refused once: plain sends from now on */
+	bool			 mixed;		/* the batch has names or control of its own */
 	bool			 waiting;	/* want_write is on */
 	/* The batch, and its GSO messages: gfirst[k] is message k's first slot. */
 	unsigned		 n;
 	unsigned		 cap;
+	unsigned		 limit;		/* cap once the slots are set up, 0 before */
 	struct mmsghdr		*msgs;
 	struct iovec		*iov;
 	union slot_ctrl		*ctrl;
@@ -91,36 +95,44 @@ struct txq {
 static void
 free_batch(struct txq *q)
 {
+	/* One block: msgs is its start. */
 	q->msgs = mfree(q->msgs);
-	q->iov = mfree(q->iov);
-	q->ctrl = mfree(q->ctrl);
-	q->gmsgs = mfree(q->gmsgs);
-	q->gfirst = mfree(q->gfirst);
-	q->dent = mfree(q->dent);
-	q->doff = mfree(q->doff);
-	q->dleft = mfree(q->dleft);
+	q->gmsgs = NULL;
+	q->iov = NULL;
+	q->ctrl = NULL;
+	q->dent = NULL;
+	q->doff = NULL;
+	q->dleft = NULL;
+	q->gfirst = NULL;
 }
 
-/* Every slot is written before it is read: plain malloc keeps idle pages clean. */
+/*
+ * The batch arrays, in one block of plain malloc: every slot is written
+ * before it is read, so an idle txq dirties no page of it but the first.
+ */
 static int
 alloc_batch(struct txq *q, unsigned cap)
 {
+	size_t per = 2 * sizeof(struct mmsghdr) + sizeof(struct iovec) + sizeof(union slot_ctrl) +
+	    sizeof(struct ent *) + 2 * sizeof(size_t) + sizeof(unsigned);
+	uint8_t *b;
+
 	free_batch(q);
 	q->cap = 0;
-	q->msgs = reallocarray(NULL, cap, sizeof(*q->msgs));
-	q->iov = reallocarray(NULL, cap, sizeof(*q->iov));
-	q->ctrl = reallocarray(NULL, cap, sizeof(*q->ctrl));
-	q->gmsgs = reallocarray(NULL, cap, sizeof(*q->gmsgs));
-	q->gfirst = reallocarray(NULL, cap + 1, sizeof(*q->gfirst));
-	q->dent = reallocarray(NULL, cap, sizeof(struct ent *));
-	q->doff = reallocarray(NULL, cap, sizeof(*q->doff));
-	q->dleft = reallocarray(NULL, cap, sizeof(*q->dleft));
-	if (q->msgs == NULL || q->iov == NULL || q->ctrl == NULL || q->gmsgs == NULL ||
-	    q->gfirst == NULL || q->dent == NULL || q->doff == NULL || q->dleft == NULL) {
-		free_batch(q);
+	b = malloc((size_t)cap * per + sizeof(unsigned));
+	if (b == NULL)
 		return -ENOMEM;
-	}
+	/* Widest alignment first; every size here is a multiple of 8 but the last. */
+	q->msgs = (struct mmsghdr *)(void *)b;
+	q->gmsgs = q->msgs + cap;
+	q->iov = (struct iovec *)(void *)(q->gmsgs + cap);
+	q->ctrl = (union slot_ctrl *)(void *)(q->iov + cap);
+	q->dent = (struct ent **)(void *)(q->ctrl + cap);
+	q->doff = (size_t *)(void *)(q->dent + cap);
+	q->dleft = q->doff + cap;
+	q->gfirst = (unsigned *)(void *)(q->dleft + cap);
 	q->cap = cap;
+	q->limit = 0;
 	return 0;
 }
 
@@ -181,6 +193,7 @@ txq_set_peer(struct txq *q, const struct sockaddr *sa, socklen_t len)
 	if (len > 0)
 		memcpy(&q->peer, sa, len);
 	q->peer_len = len;
+	q->peer_name = len > 0 ? &q->peer : NULL;
 }
 
 unsigned
@@ -340,6 +353,7 @@ push_rest(struct txq *q, unsigned first)
 			lost++;
 	}
 	q->n = 0;
+	q->mixed = false;
 	if (lost > 0)
 		count_dropped(q, lost);
 }
@@ -391,11 +405,13 @@ slot_from_ent(struct txq *q, unsigned i, struct ent *e)
 {
 	struct msghdr *mh = &q->msgs[i].msg_hdr;
 
-	memset(mh, 0, sizeof(*mh));
 	q->iov[i].iov_base = ent_data(e);
 	q->iov[i].iov_len = e->len;
 	mh->msg_iov = &q->iov[i];
 	mh->msg_iovlen = 1;
+	mh->msg_flags = 0;
+	mh->msg_name = NULL;
+	mh->msg_namelen = 0;
 	if (e->namelen > 0) {
 		mh->msg_name = (uint8_t *)e + sizeof(*e);
 		mh->msg_namelen = e->namelen;
@@ -403,6 +419,8 @@ slot_from_ent(struct txq *q, unsigned i, struct ent *e)
 		mh->msg_name = &q->peer;
 		mh->msg_namelen = q->peer_len;
 	}
+	mh->msg_control = NULL;
+	mh->msg_controllen = 0;
 	if (e->ctrllen > 0) {
 		mh->msg_control = (uint8_t *)e + ent_ctrl_off(e);
 		mh->msg_controllen = e->ctrllen;
@@ -514,43 +532,83 @@ txq_discard(struct txq *q)
 
 /* --- the batch ----------------------------------------------------------- */
 
+/* Copies slot i's control (out of line: txq_add stays a leaf without it). */
+static void __attribute__((noinline))
+set_ctrl(struct txq *q, unsigned i, const void *ctrl, size_t ctrllen)
+{
+	struct msghdr *mh = &q->msgs[i].msg_hdr;
+
+	memcpy(q->ctrl[i].b, ctrl, ctrllen);
+	mh->msg_control = q->ctrl[i].b;
+	mh->msg_controllen = ctrllen;
+}
+
+/* Puts one datagram in the next batch slot (there is room, no backlog). */
+static inline void
+add_slot(struct txq *q, const void *data, size_t len, const struct sockaddr *name,
+    socklen_t namelen, const void *ctrl, size_t ctrllen)
+{
+	unsigned i = q->n++;
+	struct msghdr *mh = &q->msgs[i].msg_hdr;
+
+	q->iov[i].iov_base = (void *)(uintptr_t)data;
+	q->iov[i].iov_len = len;
+	mh->msg_control = NULL;
+	mh->msg_controllen = 0;
+	if (name == NULL) {
+		mh->msg_name = q->peer_name;
+		mh->msg_namelen = q->peer_len;
+		if (ctrllen == 0)
+			return;
+	} else {
+		mh->msg_name = (void *)(uintptr_t)name;
+		mh->msg_namelen = namelen;
+	}
+	/* Slots differ in more than their size: build_gso must compare them. */
+	q->mixed = true;
+	if (ctrllen > 0 && ctrllen <= TXQ_CTRL_MAX)
+		set_ctrl(q, i, ctrl, ctrllen);
+}
+
+/* txq_add with a full batch, behind a backlog, or the first time. */
+static void __attribute__((noinline))
+add_slow(struct txq *q, const void *data, size_t len, const struct sockaddr *name,
+    socklen_t namelen, const void *ctrl, size_t ctrllen)
+{
+	unsigned i;
+
+	/* First use: slot i's message points at iovec i from now on. */
+	if (q->limit == 0) {
+		for (i = 0; i < q->cap; i++) {
+			q->msgs[i].msg_hdr.msg_iov = &q->iov[i];
+			q->msgs[i].msg_hdr.msg_iovlen = 1;
+			q->msgs[i].msg_hdr.msg_flags = 0;
+		}
+		q->limit = q->cap;
+	}
+	if (q->n == q->cap)
+		txq_flush(q);
+	if (q->count == 0) {
+		add_slot(q, data, len, name, namelen, ctrl, ctrllen);
+		return;
+	}
+	/* Behind a backlog, keep the order: wait there. */
+	if (name == NULL)
+		namelen = 0;
+	if (ctrllen > TXQ_CTRL_MAX)
+		ctrllen = 0;
+	if (!push(q, data, len, name, namelen, ctrl, ctrllen))
+		count_dropped(q, 1);
+}
+
 void
 txq_add(struct txq *q, const void *data, size_t len, const struct sockaddr *name,
     socklen_t namelen, const void *ctrl, size_t ctrllen)
 {
-	struct msghdr *mh;
-
-	if (ctrllen > TXQ_CTRL_MAX)
-		ctrllen = 0;
-	if (q->n == q->cap)
-		txq_flush(q);
-	/* Behind a backlog, keep the order: wait there. */
-	if (q->count > 0) {
-		if (name == NULL)
-			namelen = 0;
-		if (!push(q, data, len, name, namelen, ctrl, ctrllen))
-			count_dropped(q, 1);
-		return;
-	}
-	mh = &q->msgs[q->n].msg_hdr;
-	memset(mh, 0, sizeof(*mh));
-	q->iov[q->n].iov_base = (void *)(uintptr_t)data;
-	q->iov[q->n].iov_len = len;
-	mh->msg_iov = &q->iov[q->n];
-	mh->msg_iovlen = 1;
-	if (name != NULL) {
-		mh->msg_name = (void *)(uintptr_t)name;
-		mh->msg_namelen = namelen;
-	} else if (q->peer_len > 0) {
-		mh->msg_name = &q->peer;
-		mh->msg_namelen = q->peer_len;
-	}
-	if (ctrllen > 0) {
-		memcpy(q->ctrl[q->n].b, ctrl, ctrllen);
-		mh->msg_control = q->ctrl[q->n].b;
-		mh->msg_controllen = ctrllen;
-	}
-	q->n++;
+	if (__builtin_expect(q->n == q->limit || q->count > 0, 0))
+		add_slow(q, data, len, name, namelen, ctrl, ctrllen);
+	else
+		add_slot(q, data, len, name, namelen, ctrl, ctrllen);
 }
 
 /*
@@ -587,15 +645,25 @@ send_plain(struct txq *q, unsigned first, unsigned end)
 	return end;
 }
 
+/* Equal bytes; the usual sizes (a sockaddr_in, its pktinfo) compare inline. */
+static inline bool
+same_bytes(const void *a, const void *b, size_t n)
+{
+	if (n == sizeof(struct sockaddr_in))
+		return memcmp(a, b, sizeof(struct sockaddr_in)) == 0;
+	if (n == CMSG_SPACE(sizeof(struct in_pktinfo)))
+		return memcmp(a, b, CMSG_SPACE(sizeof(struct in_pktinfo))) == 0;
+	return memcmp(a, b, n) == 0;
+}
+
 /* True when slots a and b go to the same peer with the same control. */
-static bool
+static inline bool
 same_flow(const struct msghdr *a, const struct msghdr *b)
 {
 	return a->msg_namelen == b->msg_namelen && a->msg_controllen == b->msg_controllen &&
-	    (a->msg_name == b->msg_name ||
-	    memcmp(a->msg_name, b->msg_name, a->msg_namelen) == 0) &&
+	    (a->msg_name == b->msg_name || same_bytes(a->msg_name, b->msg_name, a->msg_namelen)) &&
 	    (a->msg_controllen == 0 ||
-	    memcmp(a->msg_control, b->msg_control, a->msg_controllen) == 0);
+	    same_bytes(a->msg_control, b->msg_control, a->msg_controllen));
 }
 
 /*
@@ -618,14 +686,15 @@ build_gso(struct txq *q)
 		/* Empty datagrams are never segmented. */
 		if (size > 0) {
 			while (j < q->n && j - i < GSO_SEGS && q->iov[j].iov_len == size &&
-			    total + size <= GSO_BYTES && same_flow(first, &q->msgs[j].msg_hdr)) {
+			    total + size <= GSO_BYTES &&
+			    (!q->mixed || same_flow(first, &q->msgs[j].msg_hdr))) {
 				total += size;
 				j++;
 			}
 			/* The last segment may be shorter. */
 			if (j < q->n && j - i < GSO_SEGS && q->iov[j].iov_len > 0 &&
 			    q->iov[j].iov_len < size && total + q->iov[j].iov_len <= GSO_BYTES &&
-			    same_flow(first, &q->msgs[j].msg_hdr))
+			    (!q->mixed || same_flow(first, &q->msgs[j].msg_hdr)))
 				j++;
 		}
 		q->gfirst[k] = i;
