@@ -254,12 +254,6 @@ fail:
 	return rc;
 }
 
-void
-resolve_set_userdata(struct resolve *rs, void *userdata)
-{
-	rs->userdata = userdata;
-}
-
 struct resolve *
 resolve_free(struct resolve *rs)
 {

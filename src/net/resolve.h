@@ -29,8 +29,6 @@ typedef void (*resolve_fn)(void *userdata, int err, const union sockaddr_any *a,
  */
 int	resolve_new(struct reactor *r, const char *host, uint16_t port, uint64_t interval_ms,
 	    uint64_t retry_ms, resolve_fn cb, void *userdata, struct resolve **ret);
-/* Changes the callback's userdata (state handed over on reload). */
-void	resolve_set_userdata(struct resolve *rs, void *userdata);
 /*
  * Stops and frees; accepts NULL; returns NULL. A lookup still running is
  * abandoned: its thread frees what it used when it ends.

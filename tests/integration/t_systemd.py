@@ -277,6 +277,15 @@ def test_fdstore_restart_loses_nothing():
         addr = d1.udp("u4")
         eq(socket.socket(fileno=os.dup(st["store/u4"])).getsockname(), addr,
            "the stored fd is the u4 socket")
+        # The socket holds what arrives while no dgramd runs: room for the
+        # whole stream, since a sanitizer build on a loaded machine takes
+        # longer to start than the default buffer lasts (~260 datagrams).
+        s4 = socket.socket(fileno=os.dup(st["store/u4"]))
+        try:
+            s4.setsockopt(socket.SOL_SOCKET, 33, 1 << 22)   # SO_RCVBUFFORCE, as root
+        except OSError:
+            s4.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        s4.close()
 
         # A numbered stream the whole time; replies are collected.
         c = udp_client(timeout=0.2)
