@@ -1011,7 +1011,8 @@ check_all(struct conf *c, config_setting_t *list, struct conf_err *err)
 		config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
 
 		for (j = 0; j < i; j++) {
-			if (strcmp(c->socks[i].name, c->socks[j].name) == 0)
+			if (c->socks[i].name != NULL && c->socks[j].name != NULL &&
+			    strcmp(c->socks[i].name, c->socks[j].name) == 0)
 				return conf_err_set(err, config_setting_get_member(g, "name"),
 				    "duplicate socket name \"%s\" (first at line %d)",
 				    c->socks[i].name, c->socks[j].line);
