@@ -25,7 +25,7 @@ FUZZ_CFLAGS	= -std=gnu11 -g -O1 -Wall -Wextra -D_GNU_SOURCE -DDGRAMD_FUZZ \
 		  -DDGRAMD_VERSION='"fuzz"' $(patsubst %,-Isrc/%,core net handlers syslog util) -Itests/unit $(FUZZ_SAN) \
 		  $(shell $(FUZZ_PKG_CONFIG) --cflags libconfig libsystemd)
 FUZZ_LIBS	= $(shell $(FUZZ_PKG_CONFIG) --libs libconfig libsystemd)
-FUZZ_OBJS	= $(patsubst src/%.c,$(FUZZ_BIN)/obj/%.o,$(filter-out src/core/main.c,$(wildcard src/*/*.c)))
+FUZZ_OBJS	= $(patsubst src/%.c,$(FUZZ_BIN)/obj/%.o,$(filter-out src/core/main.c src/ctl/%,$(wildcard src/*/*.c)))
 FUZZ_NAMES	= $(if $(FUZZ),$(FUZZ),$(patsubst $(FUZZ_DIR)/fuzz-%.c,%,$(wildcard $(FUZZ_DIR)/fuzz-*.c)))
 FUZZ_BINS	= $(patsubst %,$(FUZZ_BIN)/fuzz-%,$(FUZZ_NAMES))
 
