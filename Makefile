@@ -103,7 +103,8 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 	    build-essential pkg-config libconfig-dev libsystemd-dev check \
 	    python3 socat bsdutils util-linux procps iproute2 systemd strace cppcheck clang-tidy \
-	    groff-base mandoc clang libclang-rt-14-dev nodejs faketime
+	    groff-base mandoc clang libclang-rt-14-dev nodejs faketime \
+	    bind9-dnsutils dnsmasq-base
 
 clean:
 	rm -rf src/.obj src/.obj-san src/.last-link dgramd dgramctl tests/bench/dgload tests/bench/ceiling

@@ -17,13 +17,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include "addr.h"
 #include "handler.h"
 #include "log.h"
+#include "reactor.h"
 #include "resolve.h"
+#include "session.h"
 #include "sock.h"
 #include "sock_out.h"
 #include "stats.h"
@@ -40,6 +43,22 @@
 #define FWD_PENDING		64
 /* Retry period for a name that does not resolve. */
 #define FWD_RETRY_MS		5000
+/* Sessions (replies = true). */
+#define FWD_DEFAULT_IDLE	30
+#define FWD_MAX_IDLE		86400
+#define FWD_DEFAULT_SESSIONS	4096
+#define FWD_MAX_SESSIONS	1000000
+#define FWD_MAX_RESPONSES	1000000000
+/* The expiry timer's period while sessions exist. */
+#define FWD_EXPIRE_TICK_MS	250
+/* Passive health: the first back-off of a target that refused, and the longest. */
+#define FWD_BACKOFF_MIN_MS	1000
+#define FWD_BACKOFF_MAX_MS	30000
+/* Replies read per wakeup of a leg, and the largest one. */
+#define FWD_REPLY_BATCH		16
+#define FWD_REPLY_MAX		65535
+/* Descriptors -t keeps aside for everything but session legs. */
+#define FWD_FD_RESERVE		64
 
 enum fwd_mode {
 	FWD_ALL,
@@ -76,6 +95,12 @@ struct fwd_conf {
 	int			 mode;
 	long long		 resolve_interval;	/* seconds, 0 = at load only */
 	uint32_t		 queue;
+	bool			 replies;
+	uint32_t		 idle_timeout;		/* seconds */
+	uint32_t		 responses;		/* 0: no limit */
+	uint32_t		 max_sessions;
+	int			 line;			/* of the handler block */
+	char			*sock_name;		/* for messages */
 };
 
 struct fwd;
@@ -96,6 +121,31 @@ struct target {
 	uint64_t		 errors;
 	uint64_t		 dropped;
 	struct log_ratelimit	 rl;
+	/* Sessions: replies relayed, and passive health. */
+	uint64_t		 replies;
+	uint64_t		 down_until;	/* CLOCK_MONOTONIC ms; down before it */
+	uint32_t		 backoff_ms;	/* the last back-off; 0 after a reply */
+};
+
+struct fsess;
+
+/* One leg of a session: a socket connected to one target. */
+struct leg {
+	struct fsess		*s;
+	struct target		*t;
+	int			 fd;
+	struct reactor_watch	*watch;
+};
+
+/* A session: a client of the listening socket and its legs. */
+struct fsess {
+	struct session		 base;
+	struct fwd		*f;
+	uint64_t		 created_ms;
+	uint64_t		 to_targets;	/* datagrams from the client */
+	uint64_t		 to_client;	/* replies relayed */
+	unsigned		 n_legs;
+	struct leg		 legs[];
 };
 
 /* A forward handler's state (handler->state). */
@@ -105,9 +155,21 @@ struct fwd {
 	struct target		*t;
 	size_t			 n;
 	size_t			 rr;		/* next round_robin target */
+	/* Sessions (replies = true). */
+	struct sess_table	 table;
+	struct reactor_watch	*expire_timer;
+	uint8_t			*rbuf;		/* replies are read here */
+	struct mmsghdr		*rmsgs;
+	struct iovec		*riov;
+	uint64_t		 created;
+	uint64_t		 expired;
+	uint64_t		 full;
+	uint64_t		 unbound;
+	struct log_ratelimit	 full_rl;
 };
 
-static const char *const fwd_keys[] = { "to", "mode", "resolve_interval", "queue", NULL };
+static const char *const fwd_keys[] = { "to", "mode", "resolve_interval", "queue", "replies",
+	"idle_timeout", "responses", "max_sessions", NULL };
 
 /* --- config -------------------------------------------------------------- */
 
@@ -123,6 +185,7 @@ fwd_conf_free(void *conf)
 	}
 	c->targets = mfree(c->targets);
 	c->n_targets = 0;
+	c->sock_name = mfree(c->sock_name);
 }
 
 static bool
@@ -221,6 +284,44 @@ parse_targets(const config_setting_t *l, struct fwd_conf *c, struct conf_err *er
 	return 0;
 }
 
+/* replies, idle_timeout, responses, max_sessions. */
+static int
+parse_sessions(const config_setting_t *s, struct fwd_conf *c, struct conf_err *err)
+{
+	const config_setting_t *sock = config_setting_parent(config_setting_parent(s));
+	const char *name = NULL;
+	long long v;
+	int r;
+
+	c->idle_timeout = FWD_DEFAULT_IDLE;
+	c->max_sessions = FWD_DEFAULT_SESSIONS;
+	c->line = (int)config_setting_source_line(s);
+	if (sock != NULL && config_setting_lookup_string(sock, "name", &name) == CONFIG_TRUE) {
+		c->sock_name = strdup(name);
+		if (c->sock_name == NULL)
+			return -ENOMEM;
+	}
+	r = conf_get_bool(s, "replies", &c->replies, err);
+	if (r < 0)
+		return r;
+	r = conf_get_int(s, "idle_timeout", 1, FWD_MAX_IDLE, &v, err);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		c->idle_timeout = (uint32_t)v;
+	r = conf_get_int(s, "responses", 0, FWD_MAX_RESPONSES, &v, err);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		c->responses = (uint32_t)v;
+	r = conf_get_int(s, "max_sessions", 1, FWD_MAX_SESSIONS, &v, err);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		c->max_sessions = (uint32_t)v;
+	return 0;
+}
+
 static int
 fwd_parse(const config_setting_t *s, void *conf, struct conf_err *err)
 {
@@ -254,7 +355,7 @@ fwd_parse(const config_setting_t *s, void *conf, struct conf_err *err)
 		return r;
 	if (r > 0)
 		c->queue = (uint32_t)v;
-	return 0;
+	return parse_sessions(s, c, err);
 }
 
 static bool
@@ -338,6 +439,40 @@ fwd_validate(const void *conf, const struct sock_conf *sc, const struct conf *al
 	return 0;
 }
 
+/* Sockets a handler's full session table holds: one per leg. */
+static uint64_t
+session_fds(const struct fwd_conf *c)
+{
+	uint64_t legs = c->mode == FWD_ALL ? c->n_targets : 1;
+
+	return c->replies ? (uint64_t)c->max_sessions * legs : 0;
+}
+
+/*
+ * A full session table must fit in the open-file limit dgramd raises
+ * itself to at start (the hard limit), besides FWD_FD_RESERVE for the
+ * listening sockets, targets, files and the control socket.
+ */
+static int
+check_fd_budget(const struct fwd_conf *c, const char *file, struct conf_err *err)
+{
+	uint64_t need = session_fds(c);
+	struct rlimit rl;
+
+	if (need == 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_max == RLIM_INFINITY)
+		return 0;
+	if (need + FWD_FD_RESERVE <= (uint64_t)rl.rlim_max)
+		return 0;
+	snprintf(err->msg, sizeof(err->msg), "%s:%d: forward handler of socket \"%s\": "
+	    "max_sessions %u x %llu leg%s = %llu sockets do not fit in the open-file limit "
+	    "%llu (less %d kept for the rest): lower max_sessions or raise LimitNOFILE=",
+	    file, c->line, c->sock_name != NULL ? c->sock_name : "?", c->max_sessions,
+	    (unsigned long long)(c->mode == FWD_ALL ? c->n_targets : 1),
+	    c->mode == FWD_ALL && c->n_targets > 1 ? "s" : "", (unsigned long long)need,
+	    (unsigned long long)rl.rlim_max, FWD_FD_RESERVE);
+	return -EMFILE;
+}
+
 static int
 fwd_test(const void *conf, const char *file, struct conf_err *err)
 {
@@ -347,7 +482,9 @@ fwd_test(const void *conf, const char *file, struct conf_err *err)
 	size_t i;
 	int r;
 
-	(void)err;
+	r = check_fd_budget(c, file, err);
+	if (r < 0)
+		return r;
 	for (i = 0; i < c->n_targets; i++) {
 		if (c->targets[i].kind != TK_HOST)
 			continue;
@@ -501,6 +638,359 @@ sender_hash(const struct dgram *d)
 	return h;
 }
 
+/* --- sessions (replies = true) ------------------------------------------- */
+
+static bool
+target_up(const struct target *t, uint64_t now)
+{
+	return t->resolved && now >= t->down_until;
+}
+
+/* A send or receive on a leg to t failed with r: ICMP says the target is down. */
+static void
+leg_failed(struct target *t, int r, uint64_t now)
+{
+	if (r != -ECONNREFUSED && r != -EHOSTUNREACH && r != -ENETUNREACH)
+		return;
+	if (now < t->down_until)
+		return;
+	t->backoff_ms = t->backoff_ms == 0 ? FWD_BACKOFF_MIN_MS :
+	    MIN(t->backoff_ms * 2, FWD_BACKOFF_MAX_MS);
+	t->down_until = now + t->backoff_ms;
+	if (log_ratelimit_ok(&t->rl))
+		log_warning_errno(r, "%s: forward to %s: %m; down for %u ms%s",
+		    t->f->h->sock->name, t->tc->spec, t->backoff_ms,
+		    t->rl.suppressed ? " (more suppressed)" : "");
+}
+
+/* A reply came from t: it is up, and its next back-off starts again at the minimum. */
+static void
+target_answered(struct target *t)
+{
+	t->down_until = 0;
+	t->backoff_ms = 0;
+}
+
+/*
+ * The target of a new session (round_robin, hash): up targets only while
+ * there is one; hash re-picks among the up ones, so a sender stays on its
+ * target as long as that is up. NULL: no target has an address.
+ */
+static struct target *
+pick_target(struct fwd *f, const struct dgram *d, uint64_t now)
+{
+	size_t i, k, n_up = 0;
+	uint32_t h;
+
+	if (f->n == 0)
+		return NULL;
+	if (f->conf->mode == FWD_ROUND_ROBIN) {
+		for (k = 0; k < f->n; k++) {
+			i = (f->rr + k) % f->n;
+			if (target_up(&f->t[i], now)) {
+				f->rr = i + 1;
+				return &f->t[i];
+			}
+		}
+		i = f->rr % f->n;
+		f->rr = i + 1;
+		return next_resolved(f, i);
+	}
+	h = sender_hash(d);
+	i = h % f->n;
+	if (target_up(&f->t[i], now))
+		return &f->t[i];
+	for (k = 0; k < f->n; k++)
+		n_up += target_up(&f->t[k], now);
+	if (n_up == 0)
+		return next_resolved(f, i);
+	n_up = h % n_up;
+	for (k = 0; k < f->n; k++)
+		if (target_up(&f->t[k], now) && n_up-- == 0)
+			return &f->t[k];
+	return NULL;
+}
+
+static void on_leg(struct reactor_watch *w, int fd, uint32_t events, void *userdata);
+
+static void
+leg_close(struct fwd *f, struct leg *l)
+{
+	l->watch = reactor_del_fd(f->h->reactor, l->watch);
+	l->fd = safe_close(l->fd);
+	l->t = NULL;
+}
+
+/* Opens l's socket, connected to t. 0 or -errno. */
+static int
+leg_open(struct fwd *f, struct leg *l, struct target *t)
+{
+	static const struct sockaddr autobind = { .sa_family = AF_UNIX };
+	int family = t->addr.sa.sa_family, one = 1, r;
+
+	l->t = t;
+	l->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0)
+		return -errno;
+	if (family == AF_INET6 &&
+	    setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
+	/* A unix target answers to a name: the kernel picks an abstract one. */
+	if (family == AF_UNIX && bind(l->fd, &autobind, sizeof(sa_family_t)) < 0)
+		goto fail;
+	if (connect(l->fd, &t->addr.sa, t->addr_len) < 0 && errno != ECONNREFUSED &&
+	    errno != ENOENT)
+		goto fail;
+	r = reactor_add_fd(f->h->reactor, l->fd, REACTOR_IN, on_leg, l, &l->watch);
+	if (r < 0) {
+		leg_close(f, l);
+		return r;
+	}
+	return 0;
+fail:
+	r = -errno;
+	leg_close(f, l);
+	return r;
+}
+
+static void
+session_free(struct fwd *f, struct fsess *s)
+{
+	unsigned i;
+
+	for (i = 0; i < s->n_legs; i++)
+		leg_close(f, &s->legs[i]);
+	sess_remove(&f->table, &s->base);
+	free(s);
+	if (f->table.n == 0)
+		f->expire_timer = reactor_del_timer(f->h->reactor, f->expire_timer);
+}
+
+static void
+session_end(struct fwd *f, struct fsess *s)
+{
+	f->expired++;
+	session_free(f, s);
+}
+
+static void
+on_expire(void *userdata)
+{
+	struct fwd *f = userdata;
+	uint64_t now = now_ms(), idle = (uint64_t)f->conf->idle_timeout * 1000;
+
+	while (f->table.oldest != NULL && f->table.oldest->last_ms + idle <= now)
+		session_end(f, (struct fsess *)(void *)f->table.oldest);
+}
+
+/* Replies from l's target: relayed to the client through the listening socket. */
+static void
+on_leg(struct reactor_watch *w, int fd, uint32_t events, void *userdata)
+{
+	struct leg *l = userdata;
+	struct fsess *s = l->s;
+	struct fwd *f = s->f;
+	struct target *t = l->t;
+	uint64_t now;
+	int n, i;
+
+	(void)w;
+	(void)events;
+	n = recvmmsg(fd, f->rmsgs, FWD_REPLY_BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
+	now = now_ms();
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR) {
+			t->errors++;
+			leg_failed(t, -errno, now);
+		}
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		size_t len = f->rmsgs[i].msg_len;
+
+		if (len > FWD_REPLY_MAX || (f->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC)) {
+			t->errors++;
+			continue;
+		}
+		sock_reply_origin(f->h->sock, &s->base.origin, f->riov[i].iov_base, len);
+		t->replies++;
+		s->to_client++;
+	}
+	sock_flush(f->h->sock);
+	for (i = 0; i < n; i++)
+		f->rmsgs[i].msg_hdr.msg_flags = 0;
+	if (n > 0) {
+		target_answered(t);
+		sess_touch(&f->table, &s->base, now);
+	}
+	if (f->conf->responses > 0 && s->to_client >= f->conf->responses)
+		session_end(f, s);
+}
+
+/* The reply area: allocated with the first session, pages touched as used. */
+static int
+alloc_reply_area(struct fwd *f)
+{
+	unsigned i;
+
+	if (f->rbuf != NULL)
+		return 0;
+	f->rbuf = malloc((size_t)FWD_REPLY_BATCH * (FWD_REPLY_MAX + 1));
+	f->rmsgs = calloc(FWD_REPLY_BATCH, sizeof(*f->rmsgs));
+	f->riov = calloc(FWD_REPLY_BATCH, sizeof(*f->riov));
+	if (f->rbuf == NULL || f->rmsgs == NULL || f->riov == NULL) {
+		f->rbuf = mfree(f->rbuf);
+		return -ENOMEM;
+	}
+	for (i = 0; i < FWD_REPLY_BATCH; i++) {
+		f->riov[i].iov_base = f->rbuf + (size_t)i * (FWD_REPLY_MAX + 1);
+		f->riov[i].iov_len = FWD_REPLY_MAX + 1;
+		f->rmsgs[i].msg_hdr.msg_iov = &f->riov[i];
+		f->rmsgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	return 0;
+}
+
+/* A session for d's sender, with its legs open; NULL when none can be made (counted). */
+static struct fsess *
+session_new(struct fwd *f, const struct dgram *d, uint32_t hash, uint64_t now)
+{
+	unsigned n_legs = f->conf->mode == FWD_ALL ? (unsigned)f->n : 1, i;
+	struct target *pick = NULL;
+	struct fsess *s;
+	int r = 0;
+
+	if (f->table.n >= f->conf->max_sessions) {
+		f->full++;
+		f->h->sock->stats.dropped++;
+		if (log_ratelimit_ok(&f->full_rl))
+			log_warning("%s: forward: %u sessions, the most max_sessions allows: "
+			    "dropping datagrams of new clients%s", f->h->sock->name,
+			    f->conf->max_sessions, f->full_rl.suppressed ? " (more suppressed)" : "");
+		return NULL;
+	}
+	if (n_legs == 1) {
+		pick = pick_target(f, d, now);
+		if (pick == NULL) {
+			count_dropped(&f->t[0], 1);
+			return NULL;
+		}
+	}
+	if (alloc_reply_area(f) < 0)
+		return NULL;
+	s = calloc(1, sizeof(*s) + n_legs * sizeof(s->legs[0]));
+	if (s == NULL)
+		return NULL;
+	s->f = f;
+	s->created_ms = now;
+	s->base.hash = hash;
+	(void)sock_origin_get(d, &s->base.origin);
+	for (i = 0; i < n_legs; i++) {
+		s->legs[i].s = s;
+		s->legs[i].fd = -1;
+	}
+	if (sess_insert(&f->table, &s->base, now) < 0) {
+		free(s);
+		return NULL;
+	}
+	s->n_legs = n_legs;
+	for (i = 0; i < n_legs && r == 0; i++) {
+		struct target *t = pick != NULL ? pick : &f->t[i];
+
+		if (t->resolved)
+			r = leg_open(f, &s->legs[i], t);
+	}
+	if (r == 0 && f->expire_timer == NULL)
+		r = reactor_add_timer(f->h->reactor, FWD_EXPIRE_TICK_MS, on_expire, f,
+		    &f->expire_timer);
+	if (r < 0) {
+		struct target *t = pick != NULL ? pick : &f->t[0];
+
+		t->errors++;
+		f->h->sock->stats.send_errors++;
+		if (log_ratelimit_ok(&t->rl))
+			log_warning_errno(r, "%s: forward: cannot open a session socket: %m%s",
+			    f->h->sock->name, t->rl.suppressed ? " (more suppressed)" : "");
+		session_free(f, s);
+		return NULL;
+	}
+	f->created++;
+	return s;
+}
+
+/*
+ * round_robin and hash: a session whose target went down moves to an up
+ * one, when there is one, for its next datagram.
+ */
+static void
+session_rehome(struct fwd *f, struct fsess *s, const struct dgram *d, uint64_t now)
+{
+	struct leg *l = &s->legs[0];
+	struct target *t;
+
+	if (f->conf->mode == FWD_ALL || (l->t != NULL && target_up(l->t, now)))
+		return;
+	t = pick_target(f, d, now);
+	if (t == NULL || t == l->t || !target_up(t, now))
+		return;
+	leg_close(f, l);
+	if (leg_open(f, l, t) < 0)
+		l->t = NULL;
+}
+
+static void
+leg_send(struct leg *l, const struct dgram *d, uint64_t now)
+{
+	struct target *t = l->t;
+
+	if (t == NULL || l->fd < 0)
+		return;
+	if (send(l->fd, d->data, d->len, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) {
+		count_sent(t, 1);
+		return;
+	}
+	if (errno == EAGAIN) {
+		count_dropped(t, 1);
+		return;
+	}
+	on_failed(t, -errno, 1);
+	leg_failed(t, -errno, now);
+}
+
+static int
+session_handle(struct fwd *f, const struct dgram *d)
+{
+	uint64_t now = now_ms();
+	struct session *b;
+	struct fsess *s;
+	uint32_t hash;
+	unsigned i;
+
+	hash = sess_hash(d->peer, d->peer_len);
+	b = sess_find(&f->table, d->peer, d->peer_len, hash);
+	if (b == NULL) {
+		s = session_new(f, d, hash, now);
+		if (s == NULL)
+			return 0;
+	} else {
+		s = (struct fsess *)(void *)b;
+		session_rehome(f, s, d, now);
+		sess_touch(&f->table, b, now);
+	}
+	s->to_targets++;
+	for (i = 0; i < s->n_legs; i++)
+		leg_send(&s->legs[i], d, now);
+	return 0;
+}
+
+static void
+sessions_close_all(struct fwd *f)
+{
+	while (f->table.oldest != NULL)
+		session_free(f, (struct fsess *)(void *)f->table.oldest);
+	sess_table_done(&f->table);
+}
+
 static int
 fwd_handle(struct handler *h, const struct dgram *d)
 {
@@ -508,6 +998,12 @@ fwd_handle(struct handler *h, const struct dgram *d)
 	struct target *t;
 	size_t i;
 
+	if (f->conf->replies) {
+		if (d->peer != NULL)
+			return session_handle(f, d);
+		/* An unbound unix client cannot be answered: one-way, counted. */
+		f->unbound++;
+	}
 	switch (f->conf->mode) {
 	case FWD_ROUND_ROBIN:
 		i = f->rr % f->n;
@@ -690,6 +1186,13 @@ take_over(struct handler *h, struct handler *old)
 	h->state = f;
 	f->h = h;
 	f->conf = h->conf;
+	/*
+	 * Sessions live on with their sockets; idle_timeout, responses and
+	 * max_sessions apply to them from now on (a smaller max_sessions
+	 * turns newcomers away until enough have ended, evicting no one).
+	 */
+	if (!f->conf->replies || was->mode != f->conf->mode || old->sock != h->sock)
+		sessions_close_all(f);
 	for (i = 0; i < f->n; i++) {
 		struct target *t = &f->t[i];
 
@@ -727,6 +1230,7 @@ fwd_start(struct handler *h, struct handler *old)
 	h->state = f;
 	f->h = h;
 	f->conf = c;
+	f->full_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT;
 	f->t = calloc(c->n_targets, sizeof(*f->t));
 	if (f->t == NULL)
 		return -ENOMEM;
@@ -754,21 +1258,57 @@ static const struct stat_desc fwd_descs[] = {
 	  "else 0.", STAT_GAUGE, NULL, STAT_ROLE_NONE, { NULL, NULL } },
 };
 
+/* Sessions (replies = true): per target. */
+static const struct stat_desc fwd_target_sess_descs[] = {
+	{ "dgramd_forward_replies_total", "Datagrams the target sent back, relayed to clients.",
+	  STAT_COUNTER, "fwd.replies", STAT_ROLE_NONE, { NULL, NULL } },
+	{ "dgramd_forward_target_down", "1 while the target is down (it refused, ICMP), "
+	  "else 0.", STAT_GAUGE, "fwd.down", STAT_ROLE_NONE, { NULL, NULL } },
+};
+
+/* Sessions: per handler. */
+static const struct stat_desc fwd_sess_descs[] = {
+	{ "dgramd_forward_sessions", "Live sessions.", STAT_GAUGE, "fwd.sessions",
+	  STAT_ROLE_NONE, { NULL, NULL } },
+	{ "dgramd_forward_sessions_created_total", "Sessions started.", STAT_COUNTER,
+	  "fwd.sessions_created", STAT_ROLE_NONE, { NULL, NULL } },
+	{ "dgramd_forward_sessions_expired_total", "Sessions ended (idle_timeout or "
+	  "responses).", STAT_COUNTER, "fwd.sessions_expired", STAT_ROLE_NONE, { NULL, NULL } },
+	{ "dgramd_forward_sessions_full_total", "Datagrams of new clients dropped: "
+	  "max_sessions reached.", STAT_COUNTER, "fwd.sessions_full", STAT_ROLE_LOST,
+	  { NULL, NULL } },
+	{ "dgramd_forward_unbound_datagrams_total", "Datagrams of unbound unix clients, "
+	  "forwarded one-way (no address to reply to).", STAT_COUNTER, "fwd.unbound",
+	  STAT_ROLE_NONE, { NULL, NULL } },
+};
+
 static void
 fwd_stats(const struct handler *h, struct stats_visitor *v)
 {
 	const struct fwd *f = h->state;
+	uint64_t now;
 	size_t i, k;
 
 	if (f == NULL)
 		return;
+	if (f->conf->replies) {
+		const uint64_t sv[] = { f->table.n, f->created, f->expired, f->full, f->unbound };
+
+		_Static_assert(ARRAY_SIZE(sv) == ARRAY_SIZE(fwd_sess_descs), "one value each");
+		for (k = 0; k < ARRAY_SIZE(fwd_sess_descs); k++)
+			stats_put(v, &fwd_sess_descs[k], sv[k]);
+	}
+	now = now_ms();
 	for (i = 0; i < f->n; i++) {
 		const struct target *t = &f->t[i];
 		const uint64_t values[] = { t->sent, t->errors, txq_queued(t->txq), t->dropped,
 					    t->resolved ? 1 : 0 };
+		const uint64_t sv[] = { t->replies, now < t->down_until };
 
 		for (k = 0; k < ARRAY_SIZE(fwd_descs); k++)
 			stats_put_instance(v, &fwd_descs[k], "target", t->key, values[k]);
+		for (k = 0; f->conf->replies && k < ARRAY_SIZE(sv); k++)
+			stats_put_instance(v, &fwd_target_sess_descs[k], "target", t->key, sv[k]);
 	}
 }
 
@@ -780,6 +1320,11 @@ fwd_stop(struct handler *h)
 
 	if (f == NULL)
 		return;
+	sessions_close_all(f);
+	f->expire_timer = reactor_del_timer(h->reactor, f->expire_timer);
+	free(f->rbuf);
+	free(f->rmsgs);
+	free(f->riov);
 	for (i = 0; i < f->n; i++) {
 		struct target *t = &f->t[i];
 
