@@ -529,19 +529,25 @@ on_sent(void *userdata, unsigned n)
 
 /* A send to t failed with r: count it, log at a limited rate. */
 static void
-on_failed(void *userdata, int r, unsigned n)
+count_failed(struct target *t, int r, unsigned n)
 {
-	struct target *t = userdata;
-
 	t->errors += n;
 	sock_counters(t)->send_errors += n;
-	/* A unix receiver that went away may come back at the same path. */
-	if (t->tc->kind == TK_UNIX && (r == -ECONNREFUSED || r == -ENOTCONN))
-		sock_out_disconnect(t->out);
 	if (!log_ratelimit_ok(&t->rl))
 		return;
 	log_warning_errno(r, "%s: forward to %s: %m, ignoring%s", t->f->h->sock->name,
 	    t->tc->spec, t->rl.suppressed ? " (more suppressed)" : "");
+}
+
+static void
+on_failed(void *userdata, int r, unsigned n)
+{
+	struct target *t = userdata;
+
+	/* A unix receiver that went away may come back at the same path. */
+	if (t->tc->kind == TK_UNIX && (r == -ECONNREFUSED || r == -ENOTCONN))
+		sock_out_disconnect(t->out);
+	count_failed(t, r, n);
 }
 
 static void
@@ -942,6 +948,7 @@ static void
 leg_send(struct leg *l, const struct dgram *d, uint64_t now)
 {
 	struct target *t = l->t;
+	int r;
 
 	if (t == NULL || l->fd < 0)
 		return;
@@ -953,8 +960,9 @@ leg_send(struct leg *l, const struct dgram *d, uint64_t now)
 		count_dropped(t, 1);
 		return;
 	}
-	on_failed(t, -errno, 1);
-	leg_failed(t, -errno, now);
+	r = -errno;
+	count_failed(t, r, 1);
+	leg_failed(t, r, now);
 }
 
 static int
@@ -1254,8 +1262,8 @@ static const struct stat_desc fwd_descs[] = {
 	{ "dgramd_forward_dropped_datagrams_total", "Datagrams for the target dropped (queue full, "
 	  "name not resolved).", STAT_COUNTER, "fwd.dropped", STAT_ROLE_NONE, { NULL, NULL } },
 	/* Metrics only (no stats line key): 1 while the target has an address. */
-	{ "dgramd_forward_target_up", "1 when the target can be sent to (its name resolved), "
-	  "else 0.", STAT_GAUGE, NULL, STAT_ROLE_NONE, { NULL, NULL } },
+	{ "dgramd_forward_target_up", "1 when the target can be sent to (its name resolved, "
+	  "and passive health does not hold it down), else 0.", STAT_GAUGE, NULL, STAT_ROLE_NONE, { NULL, NULL } },
 };
 
 /* Sessions (replies = true): per target. */
@@ -1302,7 +1310,7 @@ fwd_stats(const struct handler *h, struct stats_visitor *v)
 	for (i = 0; i < f->n; i++) {
 		const struct target *t = &f->t[i];
 		const uint64_t values[] = { t->sent, t->errors, txq_queued(t->txq), t->dropped,
-					    t->resolved ? 1 : 0 };
+					    target_up(t, now) };
 		const uint64_t sv[] = { t->replies, now < t->down_until };
 
 		for (k = 0; k < ARRAY_SIZE(fwd_descs); k++)
@@ -1343,6 +1351,33 @@ fwd_stop(struct handler *h)
 	h->state = mfree(f);
 }
 
+static void
+fwd_sessions(const struct handler *h, handler_session_fn fn, void *userdata)
+{
+	const struct fwd *f = h->state;
+	const struct session *b;
+	uint64_t now = now_ms();
+
+	if (f == NULL)
+		return;
+	for (b = f->table.newest; b != NULL; b = b->older) {
+		const struct fsess *s = (const struct fsess *)(const void *)b;
+		const struct leg *l = &s->legs[0];
+		struct handler_session hs = {
+			.client = &b->origin.peer.sa,
+			.client_len = b->origin.peer_len,
+			.target = l->t != NULL ? l->t->tc->spec : "-",
+			.legs = s->n_legs,
+			.age_ms = now - s->created_ms,
+			.idle_ms = now - b->last_ms,
+			.to_targets = s->to_targets,
+			.to_client = s->to_client,
+		};
+
+		fn(userdata, &hs);
+	}
+}
+
 /* mode "hash" keeps a unix sender (by uid) on one target. */
 static bool
 fwd_wants_cred(const void *conf)
@@ -1363,5 +1398,6 @@ const struct handler_ops forward_handler_ops = {
 	.handle = fwd_handle,
 	.end_batch = fwd_end_batch,
 	.stats = fwd_stats,
+	.sessions = fwd_sessions,
 	.stop = fwd_stop,
 };

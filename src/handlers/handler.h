@@ -49,6 +49,20 @@ struct handler {
 	uint64_t			 errors;
 };
 
+/* One live session, lent to a handler_session_fn (dgramctl sessions). */
+struct handler_session {
+	const struct sockaddr	*client;
+	socklen_t		 client_len;
+	const char		*target;	/* the first leg's target, as written */
+	unsigned		 legs;
+	uint64_t		 age_ms;
+	uint64_t		 idle_ms;
+	uint64_t		 to_targets;	/* datagrams from the client */
+	uint64_t		 to_client;	/* replies relayed to it */
+};
+
+typedef void (*handler_session_fn)(void *userdata, const struct handler_session *s);
+
 struct handler_ops {
 	const char		*type;		/* the config "type" string */
 	const char *const	*keys;		/* keys besides "type", NULL-terminated */
@@ -83,6 +97,8 @@ struct handler_ops {
 	void	(*reopen)(struct handler *h);
 	/* Optional: puts the handler's counters into v (stats.h: stats_put...). */
 	void	(*stats)(const struct handler *h, struct stats_visitor *v);
+	/* Optional: calls fn for each live session, the most recently active first. */
+	void	(*sessions)(const struct handler *h, handler_session_fn fn, void *userdata);
 	/* Optional: frees state; tolerates a partial start. */
 	void	(*stop)(struct handler *h);
 };

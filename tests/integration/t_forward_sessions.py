@@ -155,8 +155,10 @@ def test_dig_through_dgramd_to_dnsmasq():
 
 def test_200_concurrent_clients_get_only_their_replies():
     a, b = Echo("a"), Echo("b")
+    t = tempfile.mkdtemp(prefix="dgramd-test-")
     try:
-        with Dgramd(conf([a.target(), b.target()], 'mode = "round_robin";')) as d:
+        with Dgramd(conf([a.target(), b.target()], 'mode = "round_robin";',
+                         head='control_socket = "%s/control";' % t), tmpdir=t) as d:
             addr = d.udp("in")
             cs = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(200)]
             for c in cs:
@@ -185,6 +187,25 @@ def test_200_concurrent_clients_get_only_their_replies():
             eq(st["fwd.sessions"], 200)
             eq(st["fwd.sessions_created"], 200)
             eq(st["fwd.%s.replies" % a.target()] + st["fwd.%s.replies" % b.target()], 600)
+            # dgramctl sessions: the 100 most recently active, or --all.
+            out = subprocess.run([DGRAMCTL, "-s", t + "/control", "sessions"],
+                                 capture_output=True, text=True, timeout=30)
+            eq(out.returncode, 0, out.stderr)
+            lines = out.stdout.splitlines()
+            check(lines[0].split() == ["SOCKET", "CLIENT", "TARGET", "AGE", "IDLE", "IN", "OUT"],
+                  lines[0])
+            rows = [l.split() for l in lines[1:] if l.startswith("in ")]
+            eq(len(rows), 100)
+            check("100 more sessions" in lines[-1], lines[-1])
+            ports = {c.getsockname()[1]: i for i, c in enumerate(cs)}
+            for r in rows:
+                port = int(r[1].rsplit(":", 1)[1])
+                check(port in ports, r)
+                eq(r[2], a.target() if want[ports[port]] == b"a" else b.target())
+                eq(r[5:7], ["3", "3"], "datagrams each way")
+            out = subprocess.run([DGRAMCTL, "-s", t + "/control", "sessions", "in", "--all"],
+                                 capture_output=True, text=True, timeout=30)
+            eq(len([l for l in out.stdout.splitlines() if l.startswith("in ")]), 200)
             for c in cs:
                 c.close()
             eq(d.stop(), 0)
