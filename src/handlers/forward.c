@@ -1221,6 +1221,68 @@ take_over(struct handler *h, struct handler *old)
 	return 0;
 }
 
+/* The target of f named spec, or NULL. */
+static struct target *
+find_target(struct fwd *f, const char *spec)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (strcmp(f->t[i].tc->spec, spec) == 0)
+			return &f->t[i];
+	return NULL;
+}
+
+/*
+ * Reload with a changed target list: the sessions (round_robin, hash) of
+ * targets still listed move to f with their sockets, oldest first so the
+ * idle order holds; those of removed targets close. With mode "all", or a
+ * change of mode or socket, they all close (with old's stop).
+ */
+static void
+adopt_sessions(struct fwd *f, struct handler *old)
+{
+	struct fwd *o = old->state;
+	struct session *b;
+	int r;
+
+	f->created = o->created;
+	f->expired = o->expired;
+	f->full = o->full;
+	f->unbound = o->unbound;
+	if (!o->conf->replies || !f->conf->replies || o->conf->mode != f->conf->mode ||
+	    f->conf->mode == FWD_ALL || old->sock != f->h->sock || o->table.n == 0 ||
+	    alloc_reply_area(f) < 0)
+		return;
+	while ((b = o->table.oldest) != NULL) {
+		struct fsess *s = (struct fsess *)(void *)b;
+		struct target *t = s->legs[0].t != NULL ?
+		    find_target(f, s->legs[0].t->tc->spec) : NULL;
+		uint64_t last = b->last_ms;
+
+		if (t == NULL || t->addr_len != s->legs[0].t->addr_len ||
+		    memcmp(&t->addr, &s->legs[0].t->addr, t->addr_len) != 0) {
+			session_free(o, s);
+			continue;
+		}
+		sess_remove(&o->table, b);
+		s->f = f;
+		s->legs[0].t = t;
+		if (sess_insert(&f->table, b, last) < 0) {
+			s->f = o;
+			(void)sess_insert(&o->table, b, last);
+			session_free(o, s);
+		}
+	}
+	o->expire_timer = reactor_del_timer(old->reactor, o->expire_timer);
+	if (f->table.n > 0 && f->expire_timer == NULL) {
+		r = reactor_add_timer(f->h->reactor, FWD_EXPIRE_TICK_MS, on_expire, f,
+		    &f->expire_timer);
+		if (r < 0)
+			sessions_close_all(f);
+	}
+}
+
 static int
 fwd_start(struct handler *h, struct handler *old)
 {
@@ -1249,6 +1311,8 @@ fwd_start(struct handler *h, struct handler *old)
 			return log_error_errno(r, "%s: forward to %s: %m", h->sock->name,
 			    c->targets[i].spec);
 	}
+	if (old != NULL && old->state != NULL)
+		adopt_sessions(f, old);
 	return 0;
 }
 

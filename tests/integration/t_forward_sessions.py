@@ -417,6 +417,33 @@ def test_reload_keeps_a_live_session():
         a.close()
 
 
+def test_reload_with_changed_targets_keeps_sessions_of_kept_ones():
+    a, b, n = Echo("a"), Echo("b"), Echo("n")
+    try:
+        with Dgramd(conf([a.target(), b.target()], 'mode = "round_robin";')) as d:
+            addr = d.udp("in")
+            ca = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            cb = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            eq(reply_from(ca, addr, b"1", 3), b"a")
+            eq(reply_from(cb, addr, b"1", 3), b"b")
+            start = len(d.lines)
+            d.write_conf(conf([a.target(), n.target()], 'mode = "round_robin";'))
+            d.send_signal(signal.SIGHUP)
+            d.wait_line(r"reloaded", start)
+            st = d.stats("in")
+            eq(st["fwd.sessions"], 1, "the session of the removed target closed")
+            eq(reply_from(ca, addr, b"2", 3), b"a", "the kept target's session goes on")
+            eq(d.stats("in")["fwd.sessions_created"], 2, "the same session")
+            check(reply_from(cb, addr, b"2", 3) in (b"a", b"n"), "a new session elsewhere")
+            eq(d.stats("in")["fwd.sessions_created"], 3)
+            for c in (ca, cb):
+                c.close()
+            eq(d.stop(), 0)
+    finally:
+        for e in (a, b, n):
+            e.close()
+
+
 def test_check_refuses_table_beyond_open_file_limit():
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     if hard == resource.RLIM_INFINITY or hard >= 2000000:
