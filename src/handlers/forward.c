@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -54,8 +55,9 @@
 /* Passive health: the first back-off of a target that refused, and the longest. */
 #define FWD_BACKOFF_MIN_MS	1000
 #define FWD_BACKOFF_MAX_MS	30000
-/* Replies read per wakeup of a leg, and the largest one. */
-#define FWD_REPLY_BATCH		16
+/* Replies read per send to clients (one sendmmsg), the largest one, legs per wakeup. */
+#define FWD_REPLY_BATCH		64
+#define FWD_LEG_EVENTS		64
 #define FWD_REPLY_MAX		65535
 /* Descriptors -t keeps aside for everything but session legs. */
 #define FWD_FD_RESERVE		64
@@ -133,8 +135,7 @@ struct fsess;
 struct leg {
 	struct fsess		*s;
 	struct target		*t;
-	int			 fd;
-	struct reactor_watch	*watch;
+	int			 fd;		/* in the handler's leg epoll */
 };
 
 /* A session: a client of the listening socket and its legs. */
@@ -144,6 +145,8 @@ struct fsess {
 	uint64_t		 created_ms;
 	uint64_t		 to_targets;	/* datagrams from the client */
 	uint64_t		 to_client;	/* replies relayed */
+	struct fsess		*next_done;	/* ends after this wakeup's replies are sent */
+	bool			 done;
 	unsigned		 n_legs;
 	struct leg		 legs[];
 };
@@ -158,6 +161,13 @@ struct fwd {
 	/* Sessions (replies = true). */
 	struct sess_table	 table;
 	struct reactor_watch	*expire_timer;
+	/*
+	 * The legs' sockets are watched by one epoll of the handler's own,
+	 * itself watched by the reactor: one wakeup reads every ready leg
+	 * and sends all their replies with one sendmmsg.
+	 */
+	int			 lep;
+	struct reactor_watch	*lep_watch;
 	uint8_t			*rbuf;		/* replies are read here */
 	struct mmsghdr		*rmsgs;
 	struct iovec		*riov;
@@ -717,14 +727,21 @@ pick_target(struct fwd *f, const struct dgram *d, uint64_t now)
 	return NULL;
 }
 
-static void on_leg(struct reactor_watch *w, int fd, uint32_t events, void *userdata);
-
 static void
 leg_close(struct fwd *f, struct leg *l)
 {
-	l->watch = reactor_del_fd(f->h->reactor, l->watch);
+	if (l->fd >= 0 && f->lep >= 0)
+		(void)epoll_ctl(f->lep, EPOLL_CTL_DEL, l->fd, NULL);
 	l->fd = safe_close(l->fd);
 	l->t = NULL;
+}
+
+static int
+leg_watch(struct fwd *f, struct leg *l)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = l };
+
+	return epoll_ctl(f->lep, EPOLL_CTL_ADD, l->fd, &e) < 0 ? -errno : 0;
 }
 
 /* Opens l's socket, connected to t. 0 or -errno. */
@@ -747,7 +764,7 @@ leg_open(struct fwd *f, struct leg *l, struct target *t)
 	if (connect(l->fd, &t->addr.sa, t->addr_len) < 0 && errno != ECONNREFUSED &&
 	    errno != ENOENT)
 		goto fail;
-	r = reactor_add_fd(f->h->reactor, l->fd, REACTOR_IN, on_leg, l, &l->watch);
+	r = leg_watch(f, l);
 	if (r < 0) {
 		leg_close(f, l);
 		return r;
@@ -789,48 +806,96 @@ on_expire(void *userdata)
 		session_end(f, (struct fsess *)(void *)f->table.oldest);
 }
 
-/* Replies from l's target: relayed to the client through the listening socket. */
-static void
-on_leg(struct reactor_watch *w, int fd, uint32_t events, void *userdata)
+/* Reads the replies waiting on leg l into the area from slot used; returns how many. */
+static unsigned
+leg_read(struct fwd *f, struct leg *l, unsigned used, uint64_t now, struct fsess **done)
 {
-	struct leg *l = userdata;
 	struct fsess *s = l->s;
-	struct fwd *f = s->f;
 	struct target *t = l->t;
+	int n, i;
+
+	n = recvmmsg(l->fd, f->rmsgs + used, FWD_REPLY_BATCH - used, MSG_DONTWAIT, NULL);
+	if (n < 0) {
+		/* ICMP (refused, unreachable) on this leg's last datagram. */
+		if (errno != EAGAIN && errno != EINTR && t != NULL) {
+			t->errors++;
+			leg_failed(t, -errno, now);
+		}
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		struct mmsghdr *m = &f->rmsgs[used + (unsigned)i];
+
+		if (m->msg_hdr.msg_flags & MSG_TRUNC) {
+			m->msg_hdr.msg_flags = 0;
+			t->errors++;
+			continue;
+		}
+		sock_reply_origin(f->h->sock, &s->base.origin, f->riov[used + (unsigned)i].iov_base,
+		    m->msg_len);
+		t->replies++;
+		s->to_client++;
+	}
+	if (n > 0) {
+		target_answered(t);
+		sess_touch(&f->table, &s->base, now);
+	}
+	if (f->conf->responses > 0 && s->to_client >= f->conf->responses && !s->done) {
+		s->done = true;
+		s->next_done = *done;
+		*done = s;
+	}
+	return (unsigned)n;
+}
+
+/*
+ * Legs are readable: their replies go to the clients through the
+ * listening socket, one sendmmsg for all of them (the area permitting);
+ * sessions that reached "responses" end once their replies are sent.
+ */
+static void
+on_legs(struct reactor_watch *w, int fd, uint32_t events, void *userdata)
+{
+	struct epoll_event ev[FWD_LEG_EVENTS];
+	struct fwd *f = userdata;
+	struct fsess *done = NULL, *next;
+	unsigned used = 0;
 	uint64_t now;
 	int n, i;
 
 	(void)w;
 	(void)events;
-	n = recvmmsg(fd, f->rmsgs, FWD_REPLY_BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
+	n = epoll_wait(fd, ev, FWD_LEG_EVENTS, 0);
 	now = now_ms();
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR) {
-			t->errors++;
-			leg_failed(t, -errno, now);
-		}
-		return;
-	}
 	for (i = 0; i < n; i++) {
-		size_t len = f->rmsgs[i].msg_len;
-
-		if (len > FWD_REPLY_MAX || (f->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC)) {
-			t->errors++;
-			continue;
+		if (used == FWD_REPLY_BATCH) {
+			sock_flush(f->h->sock);
+			used = 0;
 		}
-		sock_reply_origin(f->h->sock, &s->base.origin, f->riov[i].iov_base, len);
-		t->replies++;
-		s->to_client++;
+		used += leg_read(f, ev[i].data.ptr, used, now, &done);
 	}
 	sock_flush(f->h->sock);
-	for (i = 0; i < n; i++)
-		f->rmsgs[i].msg_hdr.msg_flags = 0;
-	if (n > 0) {
-		target_answered(t);
-		sess_touch(&f->table, &s->base, now);
+	for (; done != NULL; done = next) {
+		next = done->next_done;
+		session_end(f, done);
 	}
-	if (f->conf->responses > 0 && s->to_client >= f->conf->responses)
-		session_end(f, s);
+}
+
+/* The legs' epoll, watched by the reactor. 0 or -errno. */
+static int
+legs_epoll(struct fwd *f)
+{
+	int r;
+
+	if (f->lep >= 0)
+		return 0;
+	f->lep = epoll_create1(EPOLL_CLOEXEC);
+	if (f->lep < 0)
+		return -errno;
+	r = reactor_add_fd(f->h->reactor, f->lep, REACTOR_IN, on_legs, f, &f->lep_watch);
+	if (r < 0)
+		f->lep = safe_close(f->lep);
+	return r;
 }
 
 /* The reply area: allocated with the first session, pages touched as used. */
@@ -839,6 +904,8 @@ alloc_reply_area(struct fwd *f)
 {
 	unsigned i;
 
+	if (legs_epoll(f) < 0)
+		return -ENOMEM;
 	if (f->rbuf != NULL)
 		return 0;
 	f->rbuf = malloc((size_t)FWD_REPLY_BATCH * (FWD_REPLY_MAX + 1));
@@ -1268,6 +1335,11 @@ adopt_sessions(struct fwd *f, struct handler *old)
 		sess_remove(&o->table, b);
 		s->f = f;
 		s->legs[0].t = t;
+		if (s->legs[0].fd >= 0) {
+			(void)epoll_ctl(o->lep, EPOLL_CTL_DEL, s->legs[0].fd, NULL);
+			if (leg_watch(f, &s->legs[0]) < 0)
+				leg_close(f, &s->legs[0]);
+		}
 		if (sess_insert(&f->table, b, last) < 0) {
 			s->f = o;
 			(void)sess_insert(&o->table, b, last);
@@ -1301,6 +1373,7 @@ fwd_start(struct handler *h, struct handler *old)
 	f->h = h;
 	f->conf = c;
 	f->full_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT;
+	f->lep = -1;
 	f->t = calloc(c->n_targets, sizeof(*f->t));
 	if (f->t == NULL)
 		return -ENOMEM;
@@ -1313,6 +1386,9 @@ fwd_start(struct handler *h, struct handler *old)
 	}
 	if (old != NULL && old->state != NULL)
 		adopt_sessions(f, old);
+	/* Made now, so that the descriptors sessions leave behind are none. */
+	if (c->replies && alloc_reply_area(f) < 0)
+		return log_error_errno(-ENOMEM, "%s: forward: %m", h->sock->name);
 	return 0;
 }
 
@@ -1394,6 +1470,8 @@ fwd_stop(struct handler *h)
 		return;
 	sessions_close_all(f);
 	f->expire_timer = reactor_del_timer(h->reactor, f->expire_timer);
+	f->lep_watch = reactor_del_fd(h->reactor, f->lep_watch);
+	f->lep = safe_close(f->lep);
 	free(f->rbuf);
 	free(f->rmsgs);
 	free(f->riov);
