@@ -935,7 +935,6 @@ session_new(struct fwd *f, const struct dgram *d, uint32_t hash, uint64_t now)
 
 	if (f->table.n >= f->conf->max_sessions) {
 		f->full++;
-		f->h->sock->stats.dropped++;
 		if (log_ratelimit_ok(&f->full_rl))
 			log_warning("%s: forward: %u sessions, the most max_sessions allows: "
 			    "dropping datagrams of new clients%s", f->h->sock->name,
