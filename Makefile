@@ -113,7 +113,7 @@ deps:
 	    build-essential pkg-config libconfig-dev libsystemd-dev check \
 	    python3 socat bsdutils util-linux procps iproute2 systemd strace cppcheck clang-tidy \
 	    groff-base mandoc clang libclang-rt-14-dev nodejs faketime rsyslog \
-	    prometheus jq tmux curl systemd-container debootstrap
+	    prometheus jq tmux curl systemd-container debootstrap bind9-dnsutils dnsmasq-base
 
 clean:
 	rm -rf src/.obj src/.obj-san src/.last-link dgramd dgramctl tests/bench/dgload tests/bench/ceiling

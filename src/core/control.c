@@ -156,9 +156,10 @@ control_answer(struct daemon *d, const char *line, bool may_change, struct strbu
 	} else if (strcmp(cmd, "targets") == 0 && n == 1) {
 		strbuf_printf(out, "ok\n");
 		daemon_targets_write(d, out);
-	} else if (strcmp(cmd, "sessions") == 0) {
-		strbuf_printf(out, "error: no sessions: forward handlers are one-way in this "
-		    "version\n");
+	} else if (strcmp(cmd, "sessions") == 0 && (n == 1 || (n == 2 && strcmp(arg, "all") == 0))) {
+		(void)daemon_sessions_write(d, NULL, n == 2, out);
+	} else if (strcmp(cmd, "sessions") == 0 && (n == 2 || strcmp(arg2, "all") == 0)) {
+		(void)daemon_sessions_write(d, arg, n == 3, out);
 	} else {
 		usage(out);
 	}

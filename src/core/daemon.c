@@ -1166,3 +1166,119 @@ daemon_targets_write(const struct daemon *d, struct strbuf *out)
 	strbuf_free(&tl.out);
 	free(tl.last);
 }
+
+/* dgramctl sessions: rows gathered from every forward handler, then sorted. */
+struct sess_row {
+	const char	*socket;
+	char		 client[ADDR_STRLEN];
+	char		 target[96];
+	struct handler_session s;
+};
+
+struct sess_list {
+	const char	*socket;	/* of the handler being walked */
+	struct sess_row	*rows;
+	size_t		 n;
+	size_t		 cap;
+	size_t		 total;
+	size_t		 limit;		/* keep the limit most recently active; 0: all */
+	bool		 oom;
+};
+
+static int
+row_cmp(const void *a, const void *b)
+{
+	const struct sess_row *x = a, *y = b;
+
+	return x->s.idle_ms < y->s.idle_ms ? -1 : x->s.idle_ms > y->s.idle_ms;
+}
+
+/* The slot for a session idle idle_ms: a new one, or the least recent kept one. */
+static struct sess_row *
+row_slot(struct sess_list *l, uint64_t idle_ms)
+{
+	struct sess_row *p;
+	size_t i, worst = 0;
+
+	if (l->limit == 0 || l->n < l->limit) {
+		if (l->n == l->cap) {
+			size_t cap = l->cap ? l->cap * 2 : 128;
+
+			p = reallocarray(l->rows, cap, sizeof(*p));
+			if (p == NULL) {
+				l->oom = true;
+				return NULL;
+			}
+			l->rows = p;
+			l->cap = cap;
+		}
+		return &l->rows[l->n++];
+	}
+	for (i = 1; i < l->n; i++)
+		if (l->rows[i].s.idle_ms > l->rows[worst].s.idle_ms)
+			worst = i;
+	return l->rows[worst].s.idle_ms > idle_ms ? &l->rows[worst] : NULL;
+}
+
+static void
+session_row(void *userdata, const struct handler_session *s)
+{
+	struct sess_list *l = userdata;
+	struct sess_row *r;
+
+	l->total++;
+	r = row_slot(l, s->idle_ms);
+	if (r == NULL)
+		return;
+	r->socket = l->socket;
+	r->s = *s;
+	addr_format(s->client, s->client_len, r->client, sizeof(r->client));
+	if (s->legs > 1)
+		snprintf(r->target, sizeof(r->target), "%s +%u", s->target, s->legs - 1);
+	else
+		snprintf(r->target, sizeof(r->target), "%s", s->target);
+	r->s.target = NULL;
+	r->s.client = NULL;
+}
+
+int
+daemon_sessions_write(const struct daemon *d, const char *socket, bool all, struct strbuf *out)
+{
+	struct sess_list l = { .limit = all ? 0 : DAEMON_SESSIONS_SHOWN };
+	bool found = socket == NULL;
+	size_t i, k;
+
+	for (i = 0; i < d->n_slots; i++) {
+		const struct route *rt = d->slots[i].route;
+
+		if (socket != NULL && strcmp(socket, d->slots[i].sock->name) != 0)
+			continue;
+		found = true;
+		l.socket = d->slots[i].sock->name;
+		for (k = 0; rt != NULL && k < rt->n_handlers; k++)
+			if (rt->handlers[k]->ops->sessions != NULL)
+				rt->handlers[k]->ops->sessions(rt->handlers[k], session_row, &l);
+	}
+	if (!found) {
+		strbuf_printf(out, "error: no socket named \"%s\"\n", socket);
+		return -ENOENT;
+	}
+	if (l.n > 1)
+		qsort(l.rows, l.n, sizeof(*l.rows), row_cmp);
+	strbuf_printf(out, "ok\n%-16s %-40s %-28s %9s %9s %10s %10s\n", "SOCKET", "CLIENT",
+	    "TARGET", "AGE", "IDLE", "IN", "OUT");
+	for (i = 0; i < l.n; i++) {
+		const struct sess_row *r = &l.rows[i];
+
+		strbuf_printf(out, "%-16s %-40s %-28s %8.1fs %8.1fs %10llu %10llu\n", r->socket,
+		    r->client, r->target, (double)r->s.age_ms / 1000, (double)r->s.idle_ms / 1000,
+		    (unsigned long long)r->s.to_targets, (unsigned long long)r->s.to_client);
+	}
+	if (l.total > l.n)
+		strbuf_printf(out, "(%zu more sessions; the %zu most recently active are shown, "
+		    "--all lists every one)\n", l.total - l.n, l.n);
+	if (l.oom)
+		out->oom = true;
+	free(l.rows);
+	return 0;
+}

@@ -48,5 +48,14 @@ void	daemon_json_write(const struct daemon *d, struct strbuf *out);
 void	daemon_prometheus_write(const struct daemon *d, struct strbuf *out);
 void	daemon_sockets_write(const struct daemon *d, struct strbuf *out);
 void	daemon_targets_write(const struct daemon *d, struct strbuf *out);
+/* Sessions shown unless all is asked for. */
+#define DAEMON_SESSIONS_SHOWN	100
+/*
+ * The live forward sessions of socket (NULL: every socket), the most
+ * recently active first, DAEMON_SESSIONS_SHOWN of them unless all; writes
+ * "ok" and the table, or "error: ..." and returns -ENOENT.
+ */
+int	daemon_sessions_write(const struct daemon *d, const char *socket, bool all,
+	    struct strbuf *out);
 
 #endif

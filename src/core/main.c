@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "conf.h"
 #include "daemon.h"
@@ -23,6 +24,21 @@ usage(FILE *f)
 	    "  -v, --verbose       debug diagnostics\n"
 	    "  -h, --help          this help\n"
 	    "  -V, --version       print the version\n");
+}
+
+/*
+ * Forward sessions hold a socket per leg: take every descriptor the hard
+ * limit allows (-t checks a full session table fits in it).
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 int
@@ -72,6 +88,7 @@ main(int argc, char **argv)
 		log_force_debug();
 	if (test)
 		return daemon_test_config(file);
+	raise_nofile();
 	code = daemon_start(file, &d);
 	if (code != 0)
 		return code;

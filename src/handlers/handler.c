@@ -143,6 +143,38 @@ handler_timer_del(const struct handler *h, struct handler_timer *t)
 	return h->svc->timer_del(h->svc->core, t);
 }
 
+int
+handler_fdset_new(const struct handler *h, handler_ready_fn fn, void *userdata,
+    struct handler_fdset **ret)
+{
+	if (h->svc == NULL || h->svc->fdset_new == NULL)
+		return -EOPNOTSUPP;
+	return h->svc->fdset_new(h->svc->core, fn, userdata, ret);
+}
+
+int
+handler_fdset_add(const struct handler *h, struct handler_fdset *set, int fd, void *fd_userdata)
+{
+	if (h->svc == NULL || set == NULL)
+		return -EOPNOTSUPP;
+	return h->svc->fdset_add(set, fd, fd_userdata);
+}
+
+void
+handler_fdset_del(const struct handler *h, struct handler_fdset *set, int fd)
+{
+	if (h->svc != NULL && set != NULL)
+		h->svc->fdset_del(set, fd);
+}
+
+struct handler_fdset *
+handler_fdset_free(const struct handler *h, struct handler_fdset *set)
+{
+	if (h->svc != NULL && set != NULL)
+		(void)h->svc->fdset_free(set);
+	return NULL;
+}
+
 void
 handler_count(const struct handler *h, enum handler_counter c, uint64_t n)
 {

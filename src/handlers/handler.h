@@ -30,6 +30,9 @@ struct stats_visitor;
 
 /* A callback with its userdata: writability, a timer. */
 typedef void (*handler_fn)(void *userdata);
+/* A set of fds read with one wakeup: the userdata of every ready fd (n of them). */
+struct handler_fdset;
+typedef void (*handler_ready_fn)(void *userdata, void *const *ready, unsigned n);
 /* A lookup ended: err 0 with the address (port set), or an EAI_* code (a NULL). */
 typedef void (*handler_resolved_fn)(void *userdata, int err, const union sockaddr_any *a,
     socklen_t len);
@@ -63,6 +66,15 @@ struct handler_services {
 	int	(*timer_add)(void *core, uint64_t interval_ms, handler_fn fn, void *userdata,
 		    struct handler_timer **ret);
 	struct handler_timer *(*timer_del)(void *core, struct handler_timer *t);
+	/*
+	 * A set of readable-watched fds (a forward handler's session legs):
+	 * one wakeup hands fn every ready fd's userdata at once.
+	 */
+	int	(*fdset_new)(void *core, handler_ready_fn fn, void *userdata,
+		    struct handler_fdset **ret);
+	int	(*fdset_add)(struct handler_fdset *set, int fd, void *fd_userdata);
+	void	(*fdset_del)(struct handler_fdset *set, int fd);
+	struct handler_fdset *(*fdset_free)(struct handler_fdset *set);
 	/* Adds n to one of the socket's counters. */
 	void	(*count)(struct dg_socket *s, enum handler_counter c, uint64_t n);
 };
@@ -95,6 +107,20 @@ struct handler {
 	uint64_t			 handled;
 	uint64_t			 errors;
 };
+
+/* One live session, lent to a handler_session_fn (dgramctl sessions). */
+struct handler_session {
+	const struct sockaddr	*client;
+	socklen_t		 client_len;
+	const char		*target;	/* the first leg's target, as written */
+	unsigned		 legs;
+	uint64_t		 age_ms;
+	uint64_t		 idle_ms;
+	uint64_t		 to_targets;	/* datagrams from the client */
+	uint64_t		 to_client;	/* replies relayed to it */
+};
+
+typedef void (*handler_session_fn)(void *userdata, const struct handler_session *s);
 
 struct handler_ops {
 	const char		*type;		/* the config "type" string */
@@ -130,6 +156,8 @@ struct handler_ops {
 	void	(*reopen)(struct handler *h);
 	/* Optional: puts the handler's counters into v (stats.h: stats_put...). */
 	void	(*stats)(const struct handler *h, struct stats_visitor *v);
+	/* Optional: calls fn for each live session, the most recently active first. */
+	void	(*sessions)(const struct handler *h, handler_session_fn fn, void *userdata);
 	/* Optional: frees state; tolerates a partial start. */
 	void	(*stop)(struct handler *h);
 };
@@ -161,6 +189,12 @@ struct resolve *handler_resolve_free(const struct handler *h, struct resolve *rs
 int	handler_timer_add(const struct handler *h, uint64_t interval_ms, handler_fn fn,
 	    void *userdata, struct handler_timer **ret);
 struct handler_timer *handler_timer_del(const struct handler *h, struct handler_timer *t);
+int	handler_fdset_new(const struct handler *h, handler_ready_fn fn, void *userdata,
+	    struct handler_fdset **ret);
+int	handler_fdset_add(const struct handler *h, struct handler_fdset *set, int fd,
+	    void *fd_userdata);
+void	handler_fdset_del(const struct handler *h, struct handler_fdset *set, int fd);
+struct handler_fdset *handler_fdset_free(const struct handler *h, struct handler_fdset *set);
 void	handler_count(const struct handler *h, enum handler_counter c, uint64_t n);
 
 extern const struct handler_ops echo_handler_ops;

@@ -732,10 +732,12 @@ sock_address(const struct dg_socket *s, char *buf, size_t size)
 	return addr_format(&s->local.sa, s->local_len, buf, size);
 }
 
-int
-sock_reply(struct dg_socket *s, const struct dgram *d)
+/* Queues len bytes to peer, from the address in pktinfo (family 0: none). */
+static void
+reply_from(struct dg_socket *s, const void *data, size_t len, const struct sockaddr *peer,
+    socklen_t peer_len, int family, const struct in_pktinfo *pi4,
+    const struct in6_pktinfo *pi6)
 {
-	const struct slot_info *si = d->local;
 	union {
 		struct cmsghdr	align;
 		uint8_t		b[REPLY_CTRL];
@@ -743,34 +745,71 @@ sock_reply(struct dg_socket *s, const struct dgram *d)
 	struct cmsghdr *cm = &ctrl.align;
 	size_t ctrllen = 0;
 
+	if (s->wildcard && family == AF_INET) {
+		/* Answer from the address the request was sent to. */
+		struct in_pktinfo pi = { 0 };
+
+		pi.ipi_spec_dst = pi4->ipi_spec_dst;
+		ctrllen = CMSG_SPACE(sizeof(pi));
+		cm->cmsg_level = IPPROTO_IP;
+		cm->cmsg_type = IP_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	} else if (s->wildcard && family == AF_INET6) {
+		struct in6_pktinfo pi = { 0 };
+
+		if (!IN6_IS_ADDR_MULTICAST(&pi6->ipi6_addr))
+			pi.ipi6_addr = pi6->ipi6_addr;
+		pi.ipi6_ifindex = pi6->ipi6_ifindex;
+		ctrllen = CMSG_SPACE(sizeof(pi));
+		cm->cmsg_level = IPPROTO_IPV6;
+		cm->cmsg_type = IPV6_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	}
+	txq_add(s->txq, data, len, peer, peer_len, ctrl.b, ctrllen);
+}
+
+int
+sock_reply(struct dg_socket *s, const struct dgram *d)
+{
+	const struct slot_info *si = d->local;
+
 	if (d->peer == NULL)
 		return -EDESTADDRREQ;
-	if (s->wildcard && si != NULL) {
-		/* Answer from the address the request was sent to. */
-		if (si->family == AF_INET) {
-			struct in_pktinfo pi = { 0 };
-
-			pi.ipi_spec_dst = si->pi4.ipi_spec_dst;
-			ctrllen = CMSG_SPACE(sizeof(pi));
-			cm->cmsg_level = IPPROTO_IP;
-			cm->cmsg_type = IP_PKTINFO;
-			cm->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-		} else {
-			struct in6_pktinfo pi = { 0 };
-
-			if (!IN6_IS_ADDR_MULTICAST(&si->pi6.ipi6_addr))
-				pi.ipi6_addr = si->pi6.ipi6_addr;
-			pi.ipi6_ifindex = si->pi6.ipi6_ifindex;
-			ctrllen = CMSG_SPACE(sizeof(pi));
-			cm->cmsg_level = IPPROTO_IPV6;
-			cm->cmsg_type = IPV6_PKTINFO;
-			cm->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-		}
-	}
-	txq_add(s->txq, d->data, d->len, d->peer, d->peer_len, ctrl.b, ctrllen);
+	reply_from(s, d->data, d->len, d->peer, d->peer_len, si != NULL ? si->family : 0,
+	    si != NULL ? &si->pi4 : NULL, si != NULL ? &si->pi6 : NULL);
 	return 0;
+}
+
+int
+sock_origin_get(const struct dgram *d, struct sock_origin *o)
+{
+	const struct slot_info *si = d->local;
+
+	if (d->peer == NULL || d->peer_len > sizeof(o->peer))
+		return -EDESTADDRREQ;
+	memcpy(&o->peer, d->peer, d->peer_len);
+	o->peer_len = d->peer_len;
+	o->family = si != NULL ? si->family : 0;
+	if (o->family == AF_INET)
+		o->pi4 = si->pi4;
+	else if (o->family == AF_INET6)
+		o->pi6 = si->pi6;
+	return 0;
+}
+
+void
+sock_reply_origin(struct dg_socket *s, const struct sock_origin *o, const void *data, size_t len)
+{
+	reply_from(s, data, len, &o->peer.sa, o->peer_len, o->family, &o->pi4, &o->pi6);
+}
+
+void
+sock_flush(struct dg_socket *s)
+{
+	if (s->txq != NULL)
+		txq_flush(s->txq);
 }
 
 /*

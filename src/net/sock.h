@@ -117,6 +117,29 @@ const char	*sock_address(const struct dg_socket *s, char *buf, size_t size);
  */
 int	sock_reply(struct dg_socket *s, const struct dgram *d);
 
+/*
+ * Where replies to a datagram go later (forward sessions): its sender and
+ * the address it was sent to, copied out of the lent dgram.
+ */
+struct sock_origin {
+	union sockaddr_any	peer;
+	socklen_t		peer_len;
+	int			family;		/* of the pktinfo; 0 = none */
+	struct in_pktinfo	pi4;
+	struct in6_pktinfo	pi6;
+};
+
+/* Copies d's reply address into o. 0, or -EDESTADDRREQ for an unbound sender. */
+int	sock_origin_get(const struct dgram *d, struct sock_origin *o);
+/*
+ * Queues data to o's sender from the address it sent to, like sock_reply;
+ * data and o stay valid until sock_flush (or the end of the batch).
+ */
+void	sock_reply_origin(struct dg_socket *s, const struct sock_origin *o, const void *data,
+	    size_t len);
+/* Sends the replies queued outside a receive batch. */
+void	sock_flush(struct dg_socket *s);
+
 /* Bytes of queued replies a socket holds at most (see sock.c). */
 #define SOCK_REPLY_QUEUE_BYTES	((size_t)256 * 1024)
 

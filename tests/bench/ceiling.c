@@ -5,6 +5,11 @@
  *   echo     recvmmsg, then sendmmsg every datagram back to its sender
  *   forward  recvmmsg, then sendmmsg to one connected target (optional GSO)
  *   log      recvmmsg, then one writev of "payload\n" lines per batch
+ *   proxy    request/response: a socket connected to the target per client
+ *            (source address and port); requests are read with recvmmsg
+ *            on the listener, replies with recvmmsg on each ready client
+ *            socket, and all the replies of one wakeup go back with one
+ *            sendmmsg on the listener (epoll; clients never expire)
  *
  * One blocking socket, no event loop, no parsing: each batch costs one
  * receive and one send or write system call. Loopback and unix only; each
@@ -12,6 +17,7 @@
  * counts as one "key=value ..." line on stdout.
  */
 #define _GNU_SOURCE
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -44,6 +50,15 @@ enum job {
 	JOB_ECHO,
 	JOB_FORWARD,
 	JOB_LOG,
+	JOB_PROXY,
+};
+
+#define PROXY_MAX	4096		/* clients the proxy keeps */
+
+struct proxy_client {
+	struct sockaddr_storage	 name;
+	socklen_t		 len;
+	int			 fd;
 };
 
 struct server {
@@ -70,6 +85,9 @@ struct server {
 	uint64_t		 writes;
 	uint64_t		 first;
 	uint64_t		 last;
+	struct bench_addr	 target;	/* proxy */
+	struct proxy_client	*clients;
+	unsigned		 n_clients;
 };
 
 static const char nl = '\n';
@@ -89,6 +107,7 @@ usage(FILE *f)
 "usage: ceiling echo    [-b BATCH] [-t SECS] [-m MAX_SIZE] LISTEN\n"
 "       ceiling forward [-b BATCH] [-t SECS] [-m MAX_SIZE] [-g] LISTEN TARGET\n"
 "       ceiling log     [-b BATCH] [-t SECS] [-m MAX_SIZE] LISTEN FILE\n"
+"       ceiling proxy   [-b BATCH] [-t SECS] [-m MAX_SIZE] LISTEN TARGET\n"
 "\n"
 "LISTEN, TARGET: 127.x.y.z:PORT, [::1]:PORT, unix:PATH, unix:@NAME, /PATH\n"
 "(loopback and unix only; port 0 picks one). When ready it prints\n"
@@ -108,7 +127,8 @@ alloc_server(struct server *s)
 	unsigned i;
 
 	ntx = s->job == JOB_LOG ? 2 * (size_t)s->batch : s->batch;
-	s->buf = malloc(s->slot * s->batch);
+	/* The proxy's replies use a second area, behind the requests'. */
+	s->buf = malloc(s->slot * s->batch * (s->job == JOB_PROXY ? 2 : 1));
 	s->rx = calloc(s->batch, sizeof(*s->rx));
 	s->rxiov = calloc(s->batch, sizeof(*s->rxiov));
 	s->names = calloc(s->batch, sizeof(*s->names));
@@ -119,6 +139,8 @@ alloc_server(struct server *s)
 	    s->names == NULL || s->tx == NULL || s->txiov == NULL ||
 	    s->ctl == NULL)
 		return -ENOMEM;
+	for (i = 0; i < s->batch && s->job == JOB_PROXY; i++)
+		s->txiov[i].iov_base = s->buf + (size_t)(s->batch + i) * s->slot;
 	for (i = 0; i < s->batch; i++) {
 		s->rxiov[i].iov_base = s->buf + (size_t)i * s->slot;
 		s->rxiov[i].iov_len = s->slot;
@@ -337,12 +359,124 @@ serve(struct server *s)
 	}
 }
 
+/* The client socket for name: found, or opened and watched; -1 when full. */
+static int
+proxy_client(struct server *s, int ep, const struct sockaddr_storage *name, socklen_t len)
+{
+	struct epoll_event e = { .events = EPOLLIN };
+	unsigned i;
+	int fd;
+
+	for (i = 0; i < s->n_clients; i++)
+		if (s->clients[i].len == len && memcmp(&s->clients[i].name, name, len) == 0)
+			return s->clients[i].fd;
+	if (s->n_clients == PROXY_MAX)
+		return -1;
+	fd = bench_socket(&s->target);
+	if (fd < 0 || connect(fd, &s->target.u.sa, s->target.len) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	e.data.u32 = s->n_clients + 1;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) < 0) {
+		close(fd);
+		return -1;
+	}
+	s->clients[s->n_clients].name = *name;
+	s->clients[s->n_clients].len = len;
+	s->clients[s->n_clients].fd = fd;
+	s->n_clients++;
+	return fd;
+}
+
+/* Requests: each to its client's socket (one send each: the sockets differ). */
+static void
+proxy_requests(struct server *s, int ep)
+{
+	unsigned i;
+	int r, fd;
+
+	r = recvmmsg(s->fd, s->rx, s->batch, MSG_DONTWAIT, NULL);
+	if (r <= 0)
+		return;
+	s->received += (uint64_t)r;
+	for (i = 0; i < (unsigned)r; i++) {
+		fd = proxy_client(s, ep, &s->names[i], s->rx[i].msg_hdr.msg_namelen);
+		if (fd < 0 || send(fd, s->rxiov[i].iov_base, s->rx[i].msg_len, MSG_DONTWAIT) < 0)
+			s->send_errors++;
+		s->rx[i].msg_hdr.msg_namelen = sizeof(s->names[i]);
+	}
+}
+
+static void
+serve_proxy(struct server *s)
+{
+	struct epoll_event ev[256], e = { .events = EPOLLIN, .data.u32 = 0 };
+	unsigned ntx = 0;
+	int ep, r, j, m, k;
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, &e) < 0)
+		return;
+	while (!stop_flag) {
+		r = epoll_wait(ep, ev, 256, 250);
+		for (j = 0; j < r; j++) {
+			struct proxy_client *c;
+
+			if (ev[j].data.u32 == 0) {
+				proxy_requests(s, ep);
+				continue;
+			}
+			c = &s->clients[ev[j].data.u32 - 1];
+			/* Replies land in the tx slots' buffers (the rx area's second half). */
+			if (ntx == s->batch) {
+				send_all(s, s->fd, s->tx, ntx);
+				ntx = 0;
+			}
+			for (k = 0; k < (int)(s->batch - ntx); k++) {
+				s->txiov[ntx + (unsigned)k].iov_len = s->slot;
+				s->rx[k].msg_hdr.msg_iov = &s->txiov[ntx + (unsigned)k];
+				s->rx[k].msg_hdr.msg_name = NULL;
+				s->rx[k].msg_hdr.msg_namelen = 0;
+			}
+			m = recvmmsg(c->fd, s->rx, s->batch - ntx, MSG_DONTWAIT, NULL);
+			for (k = 0; k < (int)(s->batch - ntx); k++) {
+				s->rx[k].msg_hdr.msg_iov = &s->rxiov[k];
+				s->rx[k].msg_hdr.msg_name = &s->names[k];
+				s->rx[k].msg_hdr.msg_namelen = sizeof(s->names[k]);
+			}
+			for (k = 0; k < m; k++, ntx++) {
+				struct msghdr *h = &s->tx[ntx].msg_hdr;
+
+				memset(h, 0, sizeof(*h));
+				h->msg_iov = &s->txiov[ntx];
+				h->msg_iov->iov_len = s->rx[k].msg_len;
+				h->msg_iovlen = 1;
+				h->msg_name = &c->name;
+				h->msg_namelen = c->len;
+			}
+		}
+		if (ntx > 0)
+			send_all(s, s->fd, s->tx, ntx);
+		ntx = 0;
+	}
+	close(ep);
+}
+
 static int
 open_out(struct server *s, const char *arg, int gso)
 {
 	struct bench_addr t;
 	int v;
 
+	if (s->job == JOB_PROXY) {
+		if (bench_addr_parse(PROG, arg, &s->target) < 0 ||
+		    (s->target.family != AF_INET && s->target.family != AF_INET6))
+			return -1;
+		s->clients = calloc(PROXY_MAX, sizeof(*s->clients));
+		return s->clients != NULL ? 0 : -1;
+	}
 	if (s->job == JOB_LOG) {
 		s->out = open(arg, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 		    0644);
@@ -375,7 +509,7 @@ open_out(struct server *s, const char *arg, int gso)
 static void
 report(const struct server *s, const char *listen)
 {
-	static const char *const names[] = { "echo", "forward", "log" };
+	static const char *const names[] = { "echo", "forward", "log", "proxy" };
 	struct rusage ru;
 
 	(void)getrusage(RUSAGE_SELF, &ru);
@@ -407,6 +541,8 @@ parse_args(int argc, char **argv, struct server *s, double *secs, int *gso)
 		s->job = JOB_FORWARD;
 	else if (strcmp(argv[1], "log") == 0)
 		s->job = JOB_LOG;
+	else if (strcmp(argv[1], "proxy") == 0)
+		s->job = JOB_PROXY;
 	else {
 		usage(strcmp(argv[1], "-h") == 0 ? stdout : stderr);
 		return -1;
@@ -486,7 +622,10 @@ main(int argc, char **argv)
 	    1e6);
 	(void)setitimer(ITIMER_REAL, &it, NULL);
 	bench_print_listening(&a);
-	serve(&s);
+	if (s.job == JOB_PROXY)
+		serve_proxy(&s);
+	else
+		serve(&s);
 	report(&s, argv[i]);
 	bench_addr_cleanup(&a);
 	return 0;

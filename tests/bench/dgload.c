@@ -7,6 +7,7 @@
  * losses and duplicates. Results are one "key=value ..." line on stdout.
  */
 #define _GNU_SOURCE
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -43,6 +44,7 @@ enum mode {
 	MODE_SINK,
 	MODE_ECHO,
 	MODE_PING,
+	MODE_RR,
 	MODE_FREEPORT,
 };
 
@@ -93,6 +95,8 @@ usage(FILE *f)
 "                          [-i TIMEOUT_MS] [-f plain|syslog] TARGET\n"
 "       dgload pingpong    [-n COUNT] [-s SIZE] [-t SECS] [-W WARMUP]\n"
 "                          [-i TIMEOUT_MS] [-f plain|syslog] TARGET\n"
+"       dgload rr          [-n COUNT] [-s SIZE] [-t SECS] [-w CLIENTS]\n"
+"                          [-i TIMEOUT_MS] TARGET\n"
 "       dgload freeport\n"
 "\n"
 "TARGET and LISTEN: 127.x.y.z:PORT, [::1]:PORT, unix:PATH, unix:@NAME, /PATH.\n"
@@ -104,6 +108,8 @@ usage(FILE *f)
 "  sink         receive with recvmmsg; count, detect loss and duplicates\n"
 "  echo-window  keep WINDOW datagrams outstanding to an echo server\n"
 "  pingpong     one datagram outstanding; RTT percentiles\n"
+"  rr           CLIENTS sockets (ports), each in ping-pong with TARGET:\n"
+"               request/response transactions/s and RTT percentiles\n"
 "  freeport     print a UDP port on 127.0.0.1 that is free right now\n"
 "\n"
 "options:\n"
@@ -120,7 +126,8 @@ usage(FILE *f)
 "             cost of waking a blocked sender, sets the pace\n"
 "  -f FORMAT  plain: \"seq=NNNNNNNNNN xxx...\"; syslog: \"<13>Nov 25 10:00:00\n"
 "             host bench[PID]: seq=NNNNNNNNNN xxx...\", padded to SIZE\n"
-"  -w WINDOW  echo-window: datagrams outstanding, 1..1024 (default 64)\n"
+"  -w WINDOW  echo-window: datagrams outstanding, 1..1024 (default 64);\n"
+"             rr: concurrent clients, each with one request outstanding\n"
 "  -i MS      sink: stop after MS idle once traffic started (default 1000);\n"
 "             echo-window, pingpong: reply timeout (default 200)\n"
 "  -R BYTES   sink: receive buffer (default 4M)\n"
@@ -133,7 +140,8 @@ usage(FILE *f)
 "            kernel_drops= max_seq= secs= rate=   (secs: first to last)\n"
 "  mode=echo-window sent= received= lost= bad= errors= secs= rate=\n"
 "            (received: intact replies; bad: wrong size or sequence)\n"
-"  mode=pingpong n= lost= errors= min_us= p50_us= p99_us= max_us= mean_us=\n");
+"  mode=pingpong n= lost= errors= min_us= p50_us= p99_us= max_us= mean_us=\n"
+"  mode=rr clients= n= lost= errors= p50_us= p99_us= secs= rate=\n");
 }
 
 static int
@@ -165,6 +173,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 		o->mode = MODE_ECHO;
 	else if (strcmp(argv[1], "pingpong") == 0)
 		o->mode = MODE_PING;
+	else if (strcmp(argv[1], "rr") == 0)
+		o->mode = MODE_RR;
 	else if (strcmp(argv[1], "freeport") == 0)
 		o->mode = MODE_FREEPORT;
 	else {
@@ -923,6 +933,116 @@ run_ping(const struct opts *o, const struct bench_addr *t)
 	return 0;
 }
 
+/* One rr client: its socket, the request in flight and when it left. */
+struct rr_client {
+	int		 fd;
+	uint64_t	 seq;
+	uint64_t	 t0;
+};
+
+/*
+ * Request/response through a proxy: o->window clients (one UDP socket,
+ * hence one source port, each) keep one request outstanding each; a reply
+ * (its sequence checked) sends the next request at once. A request
+ * unanswered for o->idle_ms is counted lost and sent again.
+ */
+static int
+run_rr(const struct opts *o, const struct bench_addr *t)
+{
+	struct epoll_event ev[64];
+	struct rr_client *c;
+	struct bench_addr self;
+	struct payload p;
+	uint64_t *rtt, k = 0, lost = 0, errors = 0, next = 0, t0, now, deadline, got;
+	uint64_t timeout = (uint64_t)o->idle_ms * 1000000;
+	unsigned n = o->window, i;
+	char *rbuf;
+	int ep, r, j;
+
+	if (!is_udp(t) || o->count > 100000000) {
+		fprintf(stderr, PROG ": rr: a UDP target, -n at most 100M\n");
+		return 64;
+	}
+	c = calloc(n, sizeof(*c));
+	rtt = calloc(o->count > 20000000 ? 20000000 : o->count, sizeof(*rtt));
+	rbuf = malloc(o->size + 1);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (c == NULL || rtt == NULL || rbuf == NULL || ep < 0 ||
+	    payload_init(&p, o->size, n, 0) < 0) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 1;
+	}
+	t0 = bench_now_ns();
+	for (i = 0; i < n; i++) {
+		struct epoll_event e = { .events = EPOLLIN, .data.u32 = i };
+
+		c[i].fd = open_client(o, t, &self);
+		if (c[i].fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, c[i].fd, &e) < 0)
+			return 1;
+		c[i].seq = next++;
+		payload_seq(&p, i, c[i].seq);
+		c[i].t0 = bench_now_ns();
+		if (send(c[i].fd, p.buf + (size_t)i * o->size, o->size, 0) < 0)
+			errors++;
+	}
+	deadline = t0 + (uint64_t)(o->secs * 1e9);
+	while (!stop_flag && k < o->count) {
+		now = bench_now_ns();
+		if (now >= deadline)
+			break;
+		r = epoll_wait(ep, ev, 64, 10);
+		if (r < 0 && errno != EINTR)
+			break;
+		now = bench_now_ns();
+		for (j = 0; j < r; j++) {
+			struct rr_client *x = &c[ev[j].data.u32];
+			ssize_t m = recv(x->fd, rbuf, o->size + 1, MSG_DONTWAIT);
+
+			if (m < 0 || (size_t)m != o->size)
+				continue;
+			if (p.seq_off != SIZE_MAX &&
+			    (bench_get_seq(rbuf, (size_t)m, &got) < 0 || got != x->seq))
+				continue;
+			if (k < o->count && k < 20000000)
+				rtt[k] = now - x->t0;
+			k++;
+			i = ev[j].data.u32;
+			x->seq = next++;
+			payload_seq(&p, i, x->seq);
+			x->t0 = bench_now_ns();
+			if (send(x->fd, p.buf + (size_t)i * o->size, o->size, 0) < 0)
+				errors++;
+		}
+		for (i = 0; i < n; i++) {
+			if (c[i].t0 + timeout > now)
+				continue;
+			lost++;
+			c[i].seq = next++;
+			payload_seq(&p, i, c[i].seq);
+			c[i].t0 = bench_now_ns();
+			if (send(c[i].fd, p.buf + (size_t)i * o->size, o->size, 0) < 0)
+				errors++;
+		}
+	}
+	now = bench_now_ns();
+	got = k < 20000000 ? k : 20000000;
+	if (got > 0)
+		qsort(rtt, got, sizeof(*rtt), cmp_u64);
+	printf("mode=rr target=%s size=%zu clients=%u n=%" PRIu64 " lost=%" PRIu64
+	    " errors=%" PRIu64 " p50_us=%.2f p99_us=%.2f secs=%.6f rate=%.0f\n",
+	    o->addr, o->size, n, k, lost, errors, got ? pct_us(rtt, got, 50) : 0.0,
+	    got ? pct_us(rtt, got, 99) : 0.0, secs_between(t0, now),
+	    (double)k / secs_between(t0, now));
+	for (i = 0; i < n; i++)
+		close(c[i].fd);
+	close(ep);
+	free(c);
+	free(rtt);
+	free(rbuf);
+	free(p.buf);
+	return 0;
+}
+
 static int
 run_freeport(void)
 {
@@ -966,6 +1086,8 @@ main(int argc, char **argv)
 		return run_echo(&o, &a);
 	case MODE_PING:
 		return run_ping(&o, &a);
+	case MODE_RR:
+		return run_rr(&o, &a);
 	default:
 		return 64;
 	}

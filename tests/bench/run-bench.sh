@@ -12,6 +12,14 @@
 #   fwd           forward udp->udp; dgload send -> server -> dgload sink
 #   log-FMT-udp   log handler, format raw|syslog|json, over UDP
 #   log-FMT-unix  the same over a unix datagram socket
+#   rr-c64        request/response through a UDP proxy: 64 clients (dgload
+#                 rr), each in ping-pong with a C echo backend (ceiling
+#                 echo) behind the server; dgram/s are transactions/s. The
+#                 ceiling is "ceiling proxy" (a connected socket per client,
+#                 recvmmsg/sendmmsg), dgramd a forward with replies = true,
+#                 nginx stream with proxy_responses 1, socat a fork per
+#                 request; "direct" is the backend without a proxy, so the
+#                 latency a proxy adds is its p50 minus direct's.
 #
 # The generator (and the sink) run on core BENCH_GEN_CPU, the server on
 # BENCH_SRV_CPU, except ping-1core where both share BENCH_GEN_CPU. UDP
@@ -71,8 +79,8 @@ else
 	SECS=${BENCH_SECS:-1.2}
 	PING_N=100000
 fi
-SCENARIOS=${BENCH_SCENARIOS:-echo-w64 ping-1core fwd log-raw-udp log-syslog-udp log-json-udp log-raw-unix log-syslog-unix log-json-unix}
-SUBJECTS=${BENCH_SUBJECTS:-ceiling ceiling-gso dgramd socat rsyslog nginx}
+SCENARIOS=${BENCH_SCENARIOS:-echo-w64 ping-1core fwd log-raw-udp log-syslog-udp log-json-udp log-raw-unix log-syslog-unix log-json-unix rr-c64}
+SUBJECTS=${BENCH_SUBJECTS:-direct ceiling ceiling-gso dgramd socat rsyslog nginx}
 GEN_CPU=${BENCH_GEN_CPU:-0}
 SRV_CPU=${BENCH_SRV_CPU:-1}
 GSO=${BENCH_GSO:-1}
@@ -214,6 +222,7 @@ start_ceiling() {
 	case $job in
 	echo) extra=(echo -t "$MAXRUN" "$listen") ;;
 	forward) extra=(forward -t "$MAXRUN" "$listen" "127.0.0.1:$arg") ;;
+	proxy) extra=(proxy -t "$MAXRUN" "$listen" "127.0.0.1:$arg") ;;
 	forward-gso) extra=(forward -g -t "$MAXRUN" "$listen" \
 	    "127.0.0.1:$arg") ;;
 	log-raw-udp) extra=(log -t "$MAXRUN" "$listen" "$arg") ;;
@@ -234,6 +243,7 @@ dgramd_conf() {
 	case $job in
 	echo) handler='{ type = "echo"; }' ;;
 	forward) handler="{ type = \"forward\"; to = [ \"127.0.0.1:$arg\" ]; }" ;;
+	proxy) handler="{ type = \"forward\"; to = [ \"127.0.0.1:$arg\" ]; replies = true; }" ;;
 	log-*)
 		local fmt=${job#log-}
 		fmt=${fmt%-*}
@@ -280,6 +290,11 @@ start_socat() {
 		spawn "$work/srv.out" "$work/srv.err" taskset -c "$cpu" \
 		    socat -u "UDP4-RECV:$port,bind=127.0.0.1" \
 		    "UDP4-SENDTO:127.0.0.1:$arg" ;;
+	proxy)
+		# A child per request (fork), gone 0.1 s after its answer.
+		spawn "$work/srv.out" "$work/srv.err" taskset -c "$cpu" \
+		    socat -T 0.1 "UDP4-RECVFROM:$port,bind=127.0.0.1,fork" \
+		    "UDP4:127.0.0.1:$arg" ;;
 	log-raw-udp)
 		# No newline is added: lines are counted as bytes / size.
 		spawn "$work/srv.out" "$work/srv.err" taskset -c "$cpu" \
@@ -340,8 +355,8 @@ start_rsyslog() {
 }
 
 start_nginx() {
-	local job=$1 cpu=$3 arg=${4:-} port mod=
-	[ "$job" = forward ] || return 2
+	local job=$1 cpu=$3 arg=${4:-} port mod= responses=0
+	case $job in forward) ;; proxy) responses=1 ;; *) return 2 ;; esac
 	port=$("$DGLOAD" freeport) || return 1
 	for m in /usr/lib/nginx/modules/ngx_stream_module.so \
 	    /usr/share/nginx/modules/ngx_stream_module.so; do
@@ -366,7 +381,7 @@ stream {
   server {
     listen 127.0.0.1:$port udp;
     proxy_pass 127.0.0.1:$arg;
-    proxy_responses 0;
+    proxy_responses $responses;
     proxy_timeout 5s;
   }
 }
@@ -389,6 +404,7 @@ start_server() {
 	socat) start_socat "${@:2}" ;;
 	rsyslog) start_rsyslog "${@:2}" ;;
 	nginx) start_nginx "${@:2}" ;;
+	*) return 2 ;;
 	esac
 }
 
@@ -464,6 +480,37 @@ scn_fwd() {
 	echo "$(kv rate "$sout") $(kv rate "$out")" \
 	    "$(calc "100 * ($sent - $uniq) / $sent")" \
 	    "$(calc "($c1 - $c0) * 1e6 / $HZ / $uniq") - - $sent $uniq"
+}
+
+scn_rr() {
+	local subj=$1 size=$2 out c0 c1 line be_pid bport n lost
+	case $subj in direct|ceiling|dgramd|socat|nginx) ;; *) return 2 ;; esac
+	spawn "$work/be.out" "$work/be.err" taskset -c "$GEN_CPU" \
+	    "$CEILING" echo -t "$MAXRUN" 127.0.0.1:0
+	be_pid=$bg
+	line=$(wait_line "$be_pid" "$work/be.out" '^listening ') || return 1
+	bport=${line#listening }
+	if [ "$subj" = direct ]; then
+		srv_pid=$be_pid
+		srv_addr=127.0.0.1:$bport
+	elif ! start_server "$subj" proxy "$size" "$SRV_CPU" "$bport"; then
+		stop_pid "$be_pid"
+		return 1
+	fi
+	prof_attach
+	c0=$(ticks "$srv_pid")
+	out=$(taskset -c "$GEN_CPU" "$DGLOAD" rr -w 64 -s "$size" -n "$LOAD_N" \
+	    -t "$SECS" "$srv_addr")
+	c1=$(ticks "$srv_pid")
+	prof_detach
+	stop_pid "$srv_pid"
+	[ "$srv_pid" != "$be_pid" ] && stop_pid "$be_pid"
+	n=$(kv n "$out")
+	lost=$(kv lost "$out")
+	[ "$n" -gt 0 ] || { why="no transaction: $out"; return 1; }
+	echo "$(kv rate "$out") - $(calc "100 * $lost / ($n + $lost)")" \
+	    "$(calc "($c1 - $c0) * 1e6 / $HZ / $n")" \
+	    "$(kv p50_us "$out") $(kv p99_us "$out") $n $n"
 }
 
 # Wait until the log file has not grown for 300 ms (10 s at most).
@@ -548,7 +595,7 @@ busy_pct() {
 
 subject_ok() {
 	case $1 in
-	ceiling|ceiling-gso) return 0 ;;
+	direct|ceiling|ceiling-gso) return 0 ;;
 	dgramd) [ -x "$DGRAMD" ] ;;
 	socat) have socat ;;
 	rsyslog) have rsyslogd ;;
@@ -568,6 +615,7 @@ run_scn() {
 	ping-1core) scn_ping "$subj" "$size" "$GEN_CPU" ;;
 	ping-2core) scn_ping "$subj" "$size" "$SRV_CPU" ;;
 	fwd) scn_fwd "$subj" "$size" ;;
+	rr-c64) scn_rr "$subj" "$size" ;;
 	log-*) scn_log "$subj" "$size" "$scn" ;;
 	esac > "$work/res"
 	rc=$?
@@ -916,6 +964,25 @@ END {
 }
 function fmtn(v, f) { return v == "-" ? "-" : sprintf(f, v) }
 ' "$raw"
+
+# Request/response: dgramd against the ceiling and nginx, and the p50 a
+# proxy adds to the direct round trip, from the medians above.
+[[ " $SCENARIOS " == *" rr-c64 "* ]] && awk -F, '
+$1 == "rr-c64" && $6 != "-" { r[$2, $3] = $6; p[$2, $3] = $10; sz[$2] = 1 }
+function ratio(a, b) { return (a == "" || b == "" || b <= 0) ? "-" : sprintf("%.2f", a / b) }
+END {
+	for (s in sz) {
+		d = p[s, "direct"]
+		ad = (p[s, "dgramd"] != "" && d != "") ? p[s, "dgramd"] - d : ""
+		ac = (p[s, "ceiling"] != "" && d != "") ? p[s, "ceiling"] - d : ""
+		printf "rr-c64 %s bytes: dgramd/ceiling tps %s (target >= 0.85), " \
+		    "dgramd/nginx tps %s (target >= 2), added p50 dgramd %s us / " \
+		    "ceiling %s us = %s (target <= 1.2)\n", s,
+		    ratio(r[s, "dgramd"], r[s, "ceiling"]), ratio(r[s, "dgramd"], r[s, "nginx"]),
+		    ad == "" ? "-" : sprintf("%.1f", ad), ac == "" ? "-" : sprintf("%.1f", ac),
+		    ratio(ad, ac)
+	}
+}' "$CSV"
 
 fi
 if [ "${BENCH_PROFILE:-0}" != only ] && [ "${BENCH_MEMORY:-1}" = 1 ]; then

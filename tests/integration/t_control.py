@@ -222,8 +222,9 @@ def test_usage_and_unreachable():
     eq(rc, 69)
     check("cannot reach dgramd at %s/control" % t in err, err)
     with Dgramd(conf(t), tmpdir=t) as d:
-        rc, _, err = ctl(t, "sessions")
+        rc, _, err = ctl(t, "sessions", "nosuch")
         eq(rc, 1, err)
+        check("no socket named" in err, err)
         eq(d.stop(), 0)
     check(not os.path.exists(t + "/control"), "control socket removed at stop")
 
