@@ -513,13 +513,15 @@ def test_churn_100k_sources_flat_rss_and_fds():
             eq(got, total, "every source answered")
             eq(st["fwd.sessions_full"], 0)
             rss_end = rss_kib(d.pid)
-            check(rss_end <= rss_warm + 1024, "RSS flat: %d KiB after 10k, %d KiB after 100k"
-                  % (rss_warm, rss_end))
+            # ASan's quarantine holds freed memory; there LeakSanitizer checks instead.
+            if os.environ.get("SANITIZE") != "1":
+                check(rss_end <= rss_warm + 1024, "RSS flat: %d KiB after 10k, %d KiB after "
+                      "100k" % (rss_warm, rss_end))
             check(wait_for(lambda: d.stats("in")["fwd.sessions"] == 0, 10), "all ended")
             eq(fds(d.pid), base_fds, "fd count back to where it started")
+            eq(d.stop(), 0)  # LeakSanitizer, under SANITIZE=1, fails the exit code
             print("# churn: %d sources, RSS %d KiB after 10k, %d KiB after 100k, fds %d"
                   % (total, rss_warm, rss_end, base_fds), flush=True)
-            eq(d.stop(), 0)
     finally:
         a.close()
 
