@@ -307,6 +307,11 @@ sc_start() {
 	grep -qE 'Status: "1 sockets, [0-9]+ datagrams received, [0-9]+ dropped or failed"' <<<"$st" ||
 		fail "no STATUS= summary in systemctl status"
 	journal_has "$(mainpid)" "listening devlog unix_dgram /run/dgramd/log" || fail "no listening line"
+	# The exposure of the loaded unit, as README.md says: 2.5 or below.
+	local exp
+	exp=$(ins systemd-analyze security --no-pager dgramd | grep "Overall exposure level")
+	echo "$exp"
+	awk '{ exit !($(NF-2) + 0 > 0 && $(NF-2) + 0 <= 2.5) }' <<<"$exp" || fail "exposure above 2.5"
 }
 
 sc_nonroot_log() {
