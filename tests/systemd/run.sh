@@ -307,6 +307,11 @@ sc_start() {
 	grep -qE 'Status: "1 sockets, [0-9]+ datagrams received, [0-9]+ dropped or failed"' <<<"$st" ||
 		fail "no STATUS= summary in systemctl status"
 	journal_has "$(mainpid)" "listening devlog unix_dgram /run/dgramd/log" || fail "no listening line"
+	# The exposure of the loaded unit, as README.md says: 2.5 or below.
+	local exp
+	exp=$(ins systemd-analyze security --no-pager dgramd | grep "Overall exposure level")
+	echo "$exp"
+	awk '{ exit !($(NF-2) + 0 > 0 && $(NF-2) + 0 <= 2.5) }' <<<"$exp" || fail "exposure above 2.5"
 }
 
 sc_nonroot_log() {
@@ -481,6 +486,11 @@ sc_activation_switch() {
 	nonroot_logs "activated"
 	relay_logs "$pid"
 	client echo 7007 || fail "the self-bound echo socket does not answer"
+	# A reload keeps the passed sockets.
+	ins systemctl reload dgramd || fail "reload failed"
+	[ "$(mainpid)" = "$pid" ] || fail "the main pid changed"
+	nonroot_logs "activated, reloaded"
+	relay_logs "$pid"
 }
 
 sc_activation_first() {
@@ -557,6 +567,10 @@ sc_journal_scan() {
 	[ -z "$bad" ] || { echo "$bad"; fail "permission errors or SIGSYS in the journal"; }
 	# No process anywhere in the container was killed by the system call filter.
 	ins journalctl --no-pager -o cat | grep -E 'status=31/SYS|SIGSYS' && fail "SIGSYS in the journal"
+	# The only failure is the watchdog's (the rejected reload is a failed
+	# reload job, not a failed unit).
+	bad=$(grep -F "Failed with result" <<<"$j" | grep -vF "Failed with result 'watchdog'")
+	[ -z "$bad" ] || { echo "$bad"; fail "unexpected failures"; }
 	kills=$(grep -E 'code=(killed|dumped)' <<<"$j")
 	echo "$kills"
 	# The only kill is the one the watchdog scenario caused.
