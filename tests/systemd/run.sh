@@ -258,7 +258,7 @@ mainpid() { ins systemctl show -P MainPID dgramd.service; }
 
 # journal_of PID: the lines dgramd wrote in the journal as process PID.
 journal_of() { ins journalctl --no-pager -o cat "_PID=$1"; }
-journal_has() { journal_of "$1" | grep -qF -- "$2"; }
+journal_has() { journal_of "$1" | grep -F -- "$2" >/dev/null; }
 
 # Scenarios run in a subshell: fail ends the scenario.
 fail() { echo "$*"; exit 1; }
@@ -347,7 +347,7 @@ sc_reload_broken() {
 	rc=$?
 	[ "$rc" -ne 0 ] || fail "systemctl reload succeeded with a broken file"
 	ins journalctl --no-pager -u dgramd -n 5 -o cat
-	ins journalctl --no-pager -u dgramd -o cat | grep -q 'must be udp4 | udp6 | unix_dgram, got "udp9"' ||
+	ins journalctl --no-pager -u dgramd -o cat | grep 'must be udp4 | udp6 | unix_dgram, got "udp9"' >/dev/null ||
 		fail "the error is not in the journal"
 	[ "$(ins systemctl is-active dgramd)" = active ] || fail "not active after the failed reload"
 	[ "$(mainpid)" = "$pid" ] || fail "the main pid changed"
@@ -384,7 +384,7 @@ sc_watchdog() {
 		nsenter -t $LEADER -a systemctl is-active -q dgramd" || fail "not killed and restarted"
 	new=$(mainpid)
 	ins journalctl --no-pager -u dgramd -o cat | grep -E "Watchdog timeout|watchdog" | tail -3
-	ins journalctl --no-pager -u dgramd -o cat | grep -q "Watchdog timeout" ||
+	ins journalctl --no-pager -u dgramd -o cat | grep "Watchdog timeout" >/dev/null ||
 		fail "no watchdog timeout in the journal"
 	client echo 7007 || fail "echo does not answer after the watchdog restart"
 	journal_has "$new" "echo: taken back from systemd's fd store" || fail "echo not taken back"
