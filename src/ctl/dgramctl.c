@@ -169,7 +169,7 @@ static const char *const drop_names[] = {
 struct top_row {
 	char		name[160];
 	bool		target;
-	unsigned long long rx, bytes, tx, drops;
+	unsigned long long rx, bytes, tx, drops, sessions;
 	unsigned long long prx, pbytes, ptx, pdrops;
 	unsigned long long why[N_DROPS], pwhy[N_DROPS];
 	bool		seen;
@@ -237,7 +237,7 @@ top_parse(char *text, struct top_row *rows, size_t *n)
 		if (r == NULL)
 			continue;
 		r->seen = true;
-		r->rx = r->bytes = r->tx = r->drops = 0;
+		r->rx = r->bytes = r->tx = r->drops = r->sessions = 0;
 		tok = strtok_r(line + 6 + strlen(sock), " ", &tsave);
 		for (; tok != NULL; tok = strtok_r(NULL, " ", &tsave)) {
 			char *eq = strrchr(tok, '=');
@@ -253,6 +253,8 @@ top_parse(char *text, struct top_row *rows, size_t *n)
 				r->bytes = v;
 			else if (strcmp(tok, "sent") == 0)
 				r->tx = v;
+			else if (strcmp(tok, "fwd.sessions") == 0)
+				r->sessions += v;
 			else if (drop_index(tok) >= 0) {
 				r->drops += v;
 				r->why[drop_index(tok)] = v;
@@ -338,15 +340,16 @@ top(void)
 		}
 		top_parse(b.p + 3, rows, &n);
 		printf("\033[H\033[2Jdgramd top (%s) - every second, q quits\n\n", sock_path);
-		printf("%-40s %12s %12s %12s %12s\n", "SOCKET / TARGET", "RX dgram/s", "RX bytes/s",
-		    "TX dgram/s", "DROPS/s");
+		printf("%-40s %12s %12s %12s %12s %9s\n", "SOCKET / TARGET", "RX dgram/s",
+		    "RX bytes/s", "TX dgram/s", "DROPS/s", "SESSIONS");
 		for (i = 0; i < n; i++) {
 			const struct top_row *r = &rows[i];
 
 			if (!r->seen)
 				continue;
 			if (first)
-				printf("%-40.40s %12s %12s %12s %12s\n", r->name, "-", "-", "-", "-");
+				printf("%-40.40s %12s %12s %12s %12s\n", r->name, "-", "-", "-",
+				    "-");
 			else if (r->target)
 				printf("  %-38.38s %12s %12s %12.0f %12.0f\n", r->name, "", "",
 				    rate(r->tx, r->ptx, secs), rate(r->drops, r->pdrops, secs));
@@ -354,9 +357,10 @@ top(void)
 				size_t k;
 				bool any = false;
 
-				printf("%-40.40s %12.0f %12.0f %12.0f %12.0f\n", r->name,
+				printf("%-40.40s %12.0f %12.0f %12.0f %12.0f %9llu\n", r->name,
 				    rate(r->rx, r->prx, secs), rate(r->bytes, r->pbytes, secs),
-				    rate(r->tx, r->ptx, secs), rate(r->drops, r->pdrops, secs));
+				    rate(r->tx, r->ptx, secs), rate(r->drops, r->pdrops, secs),
+				    r->sessions);
 				/* Drops by reason, on a line of their own when there are any. */
 				for (k = 0; k < N_DROPS; k++) {
 					double d = rate(r->why[k], r->pwhy[k], secs);
