@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "fdstore.h"
 #include "handler.h"
+#include "listen.h"
 #include "log.h"
 #include "reactor.h"
 #include "route.h"
@@ -149,8 +150,12 @@ open_new(struct daemon *d, const struct conf *c, struct slot **kept, struct dg_s
 			continue;
 		fd = take_spare(d, sc->name);
 		if (fd >= 0) {
-			r = sock_adopt(sc, fd, &opened[i]);
-			if (r < 0) {
+			const char *why;
+
+			r = listen_fits(sc, fd, &why);
+			if (r == LISTEN_FITS)
+				r = sock_adopt(sc, fd, &opened[i]);
+			if (r != 0) {
 				char got[ADDR_STRLEN + 32], want[ADDR_STRLEN];
 
 				give_back_spare(d, fd);
@@ -160,8 +165,8 @@ open_new(struct daemon *d, const struct conf *c, struct slot **kept, struct dg_s
 				    c->file, sc->name, fd, got, sock_type_to_string(sc->type),
 				    sc->type == SOCK_T_UNIX ? sc->path :
 				    addr_format(&sc->addr.sa, sc->addr_len, want, sizeof(want)),
-				    r == -EPROTOTYPE ? "" : ": ", r == -EPROTOTYPE ? "" : strerror(-r));
-				r = r == -EPROTOTYPE ? -EBADFD : r;
+				    r == LISTEN_MISFIT ? "" : ": ", r == LISTEN_MISFIT ? "" : strerror(-r));
+				r = r == LISTEN_MISFIT ? -EBADFD : r;
 				goto fail;
 			}
 			continue;
@@ -512,7 +517,7 @@ check_passed_fds(struct daemon *d)
 				why = "a socket unit passes that name too";
 				sc = NULL;
 			}
-		if (sc != NULL && fdstore_fits(sc, a->fd, &why) == 0)
+		if (sc != NULL && listen_fits(sc, a->fd, &why) == LISTEN_FITS)
 			continue;
 		log_notice("%s: dropping the socket kept in systemd's fd store: %s",
 		    a->name, why);

@@ -1,8 +1,9 @@
 /*
- * test-fdstore.c: whether a socket taken back from systemd's fd store still
- * fits its config socket (family, address, port or any port for port = 0,
- * reuseport, ipv6_only, unix path and its file), and how a passed fd is
- * described in an error.
+ * test-listen.c: whether a passed socket (from a systemd socket unit or
+ * taken back from systemd's fd store) fits its config socket (datagram
+ * type, family, address, port or any port for port = 0, reuseport,
+ * ipv6_only, unix path and its file), and how a passed fd is described in
+ * an error.
  */
 #include <check.h>
 #include <errno.h>
@@ -14,7 +15,7 @@
 
 #include "addr.h"
 #include "conf.h"
-#include "fdstore.h"
+#include "listen.h"
 
 static void
 udp_conf(struct sock_conf *c, enum sock_type t, const char *ip, int port)
@@ -31,7 +32,7 @@ udp_conf(struct sock_conf *c, enum sock_type t, const char *ip, int port)
 static int
 bound(const struct sock_conf *c, int v6only, int reuseport, int *port)
 {
-	union sockaddr_any a;
+	union sockaddr_any a = { 0 };
 	socklen_t len = sizeof(a);
 	int fd;
 
@@ -57,20 +58,20 @@ START_TEST(test_udp4_port_and_address)
 	udp_conf(&c, SOCK_T_UDP4, "127.0.0.1", 0);
 	fd = bound(&c, 0, 0, &port);
 	/* port = 0 accepts the ephemeral port it got: it survives a restart. */
-	ck_assert_int_eq(fdstore_fits(&c, fd, &why), 0);
+	ck_assert_int_eq(listen_fits(&c, fd, &why), LISTEN_FITS);
 	udp_conf(&other, SOCK_T_UDP4, "127.0.0.1", port);
-	ck_assert_int_eq(fdstore_fits(&other, fd, &why), 0);
+	ck_assert_int_eq(listen_fits(&other, fd, &why), LISTEN_FITS);
 	p2 = port == 65535 ? port - 1 : port + 1;
 	udp_conf(&other, SOCK_T_UDP4, "127.0.0.1", p2);
-	ck_assert_int_eq(fdstore_fits(&other, fd, &why), -EADDRNOTAVAIL);
+	ck_assert_int_eq(listen_fits(&other, fd, &why), LISTEN_MISFIT);
 	ck_assert_str_eq(why, "bound to another address or port");
 	udp_conf(&other, SOCK_T_UDP4, "127.0.0.2", 0);
-	ck_assert_int_eq(fdstore_fits(&other, fd, &why), -EADDRNOTAVAIL);
+	ck_assert_int_eq(listen_fits(&other, fd, &why), LISTEN_MISFIT);
 	udp_conf(&other, SOCK_T_UDP6, "::1", 0);
-	ck_assert_int_eq(fdstore_fits(&other, fd, &why), -EPROTOTYPE);
+	ck_assert_int_eq(listen_fits(&other, fd, &why), LISTEN_MISFIT);
 	/* reuseport changed */
 	c.reuseport = true;
-	ck_assert_int_eq(fdstore_fits(&c, fd, &why), -EPROTOTYPE);
+	ck_assert_int_eq(listen_fits(&c, fd, &why), LISTEN_MISFIT);
 	ck_assert_str_eq(why, "reuseport differs");
 	close(fd);
 }
@@ -84,9 +85,9 @@ START_TEST(test_udp6_v6only)
 
 	udp_conf(&c, SOCK_T_UDP6, "::1", 0);
 	fd = bound(&c, 1, 0, &port);
-	ck_assert_int_eq(fdstore_fits(&c, fd, &why), 0);	/* unset = v6 only */
+	ck_assert_int_eq(listen_fits(&c, fd, &why), LISTEN_FITS);	/* unset = v6 only */
 	c.ipv6_only = 0;
-	ck_assert_int_eq(fdstore_fits(&c, fd, &why), -EPROTOTYPE);
+	ck_assert_int_eq(listen_fits(&c, fd, &why), LISTEN_MISFIT);
 	ck_assert_str_eq(why, "ipv6_only differs");
 	close(fd);
 }
@@ -110,18 +111,73 @@ START_TEST(test_unix_path)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(bind(fd, &c.addr.sa, c.addr_len), 0);
-	ck_assert_int_eq(fdstore_fits(&c, fd, &why), 0);
+	ck_assert_int_eq(listen_fits(&c, fd, &why), LISTEN_FITS);
 	passed_fd_describe(fd, desc, sizeof(desc));
 	ck_assert_str_eq(desc + strlen("unix_dgram "), path);
 	/* The file was removed: the stored socket is unreachable. */
 	ck_assert_int_eq(unlink(path), 0);
-	ck_assert_int_eq(fdstore_fits(&c, fd, &why), -ENOENT);
+	ck_assert_int_eq(listen_fits(&c, fd, &why), LISTEN_MISFIT);
 	ck_assert_str_eq(why, "its socket file is gone");
 	c.path = other;
 	ck_assert_int_eq(addr_unix(other, &c.addr, &c.addr_len), 0);
-	ck_assert_int_eq(fdstore_fits(&c, fd, &why), -EADDRNOTAVAIL);
+	ck_assert_int_eq(listen_fits(&c, fd, &why), LISTEN_MISFIT);
 	close(fd);
 	rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_wildcard_declared)
+{
+	struct sock_conf c, any;
+	const char *why = NULL;
+	int fd, port;
+
+	/* A config on 0.0.0.0 does not take a socket bound to one address. */
+	udp_conf(&c, SOCK_T_UDP4, "127.0.0.1", 0);
+	fd = bound(&c, 0, 0, &port);
+	udp_conf(&any, SOCK_T_UDP4, "0.0.0.0", port);
+	ck_assert_int_eq(listen_fits(&any, fd, &why), LISTEN_MISFIT);
+	ck_assert_str_eq(why, "bound to another address or port");
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_wrong_kinds)
+{
+	struct sock_conf u4, un;
+	const char *why = NULL;
+	int sp[2], fd, fds[2];
+
+	udp_conf(&u4, SOCK_T_UDP4, "127.0.0.1", 0);
+	memset(&un, 0, sizeof(un));
+	un.type = SOCK_T_UNIX;
+	un.port = -1;
+	un.path = "/nonexistent/dgramd-unit.sock";
+	ck_assert_int_eq(addr_unix(un.path, &un.addr, &un.addr_len), 0);
+
+	/* An unnamed unix datagram pair: the right type, but no path. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp), 0);
+	ck_assert_int_eq(listen_fits(&un, sp[0], &why), LISTEN_MISFIT);
+	ck_assert_str_eq(why, "bound to another path");
+	ck_assert_int_eq(listen_fits(&u4, sp[0], &why), LISTEN_MISFIT);
+	ck_assert_str_eq(why, "not a datagram socket of the declared type");
+	close(sp[0]);
+	close(sp[1]);
+	/* Stream sockets, unix and TCP. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	ck_assert_int_eq(listen_fits(&un, sp[0], &why), LISTEN_MISFIT);
+	ck_assert_str_eq(why, "not a datagram socket of the declared type");
+	close(sp[0]);
+	close(sp[1]);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(listen_fits(&u4, fd, &why), LISTEN_MISFIT);
+	close(fd);
+	/* Not a socket at all: it cannot be inspected. */
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_int_eq(listen_fits(&u4, fds[0], &why), -ENOTSOCK);
+	close(fds[0]);
+	close(fds[1]);
 }
 END_TEST
 
@@ -143,14 +199,16 @@ START_TEST(test_describe)
 END_TEST
 
 static Suite *
-fdstore_suite(void)
+listen_suite(void)
 {
-	Suite *s = suite_create("fdstore");
-	TCase *tc = tcase_create("fdstore");
+	Suite *s = suite_create("listen");
+	TCase *tc = tcase_create("listen");
 
 	tcase_add_test(tc, test_udp4_port_and_address);
 	tcase_add_test(tc, test_udp6_v6only);
 	tcase_add_test(tc, test_unix_path);
+	tcase_add_test(tc, test_wildcard_declared);
+	tcase_add_test(tc, test_wrong_kinds);
 	tcase_add_test(tc, test_describe);
 	suite_add_tcase(s, tc);
 	return s;
@@ -159,7 +217,7 @@ fdstore_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(fdstore_suite());
+	SRunner *sr = srunner_create(listen_suite());
 	int failed;
 
 	srunner_run_all(sr, CK_NORMAL);
