@@ -131,6 +131,14 @@ find_running(struct daemon *d, const struct sock_conf *sc)
 }
 
 /*
+ * open_new and build_set return 0, -errno when a socket, handler or
+ * allocation failed (a system error), or SET_MISFIT when a socket passed
+ * by systemd does not fit its config socket: a config error, which no
+ * errno stands for.
+ */
+enum { SET_MISFIT = 1 };
+
+/*
  * Opens (or adopts) the sockets of c that are not running yet. kept[i]
  * gets the running slot reused for c->socks[i], or NULL. On failure every
  * socket opened here is closed again.
@@ -166,7 +174,7 @@ open_new(struct daemon *d, const struct conf *c, struct slot **kept, struct dg_s
 				    sc->type == SOCK_T_UNIX ? sc->path :
 				    addr_format(&sc->addr.sa, sc->addr_len, want, sizeof(want)),
 				    r == LISTEN_MISFIT ? "" : ": ", r == LISTEN_MISFIT ? "" : strerror(-r));
-				r = r == LISTEN_MISFIT ? -EBADFD : r;
+				r = r == LISTEN_MISFIT ? SET_MISFIT : r;
 				goto fail;
 			}
 			continue;
@@ -711,7 +719,7 @@ build_set(struct daemon *d, const struct conf *c, struct sock_set *set)
 	if (set->kept == NULL || set->opened == NULL || set->slots == NULL)
 		return -ENOMEM;
 	r = open_new(d, c, set->kept, set->opened);
-	if (r < 0)
+	if (r != 0)
 		return r;
 	own_stored(d, c, set->opened);
 	r = update_kept(c, set->kept);
@@ -771,8 +779,8 @@ daemon_start(const char *file, struct daemon **ret)
 		goto fail;
 	/* As on reload, the set is built beside d and installed once complete. */
 	r = build_set(d, d->conf, &set);
-	if (r < 0) {
-		code = r == -EBADFD ? EXIT_CONFIG : EXIT_OSERR;
+	if (r != 0) {
+		code = r == SET_MISFIT ? EXIT_CONFIG : EXIT_OSERR;
 		goto fail;
 	}
 	d->slots = set.slots;
@@ -836,6 +844,8 @@ daemon_reload(struct daemon *d)
 			goto fail;
 	}
 	r = build_set(d, c, &set);
+	if (r == SET_MISFIT)
+		r = -EINVAL;	/* a config error, as when the file does not load */
 	if (r < 0)
 		goto fail;
 
