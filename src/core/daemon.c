@@ -160,7 +160,7 @@ open_new(struct daemon *d, const struct conf *c, struct slot **kept, struct dg_s
 		if (fd >= 0) {
 			const char *why;
 
-			r = listen_fits(sc, fd, &why);
+			r = listen_fits(sc, fd, LISTEN_FROM_UNIT, &why);
 			if (r == LISTEN_FITS)
 				r = sock_adopt(sc, fd, &opened[i]);
 			if (r != 0) {
@@ -525,7 +525,7 @@ check_passed_fds(struct daemon *d)
 				why = "a socket unit passes that name too";
 				sc = NULL;
 			}
-		if (sc != NULL && listen_fits(sc, a->fd, &why) == LISTEN_FITS)
+		if (sc != NULL && listen_fits(sc, a->fd, LISTEN_FROM_STORE, &why) == LISTEN_FITS)
 			continue;
 		log_notice("%s: dropping the socket kept in systemd's fd store: %s",
 		    a->name, why);

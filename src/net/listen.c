@@ -4,6 +4,8 @@
  */
 
 #include <errno.h>
+#include <string.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -24,8 +26,19 @@ getopt_int(int fd, int level, int name, int *v)
 	return 0;
 }
 
+/* Whether a is an all-addresses (0.0.0.0 or ::) address. */
+static bool
+any_address(const union sockaddr_any *a)
+{
+	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_addr.s_addr == htonl(INADDR_ANY);
+	return memcmp(&a->in6.sin6_addr, &any6, sizeof(any6)) == 0;
+}
+
 int
-listen_fits(const struct sock_conf *c, int fd, const char **why)
+listen_fits(const struct sock_conf *c, int fd, enum listen_origin from, const char **why)
 {
 	union sockaddr_any a = { 0 };
 	socklen_t alen = sizeof(a);
@@ -62,8 +75,17 @@ listen_fits(const struct sock_conf *c, int fd, const char **why)
 			a.in6.sin6_port = 0;
 	}
 	*why = "bound to another address or port";
+	if (from == LISTEN_FROM_UNIT && any_address(&c->addr)) {
+		/* The port is what counts: the unit may listen on one address. */
+		if ((a.sa.sa_family == AF_INET ? a.in.sin_port : a.in6.sin6_port) !=
+		    (c->addr.sa.sa_family == AF_INET ? c->addr.in.sin_port : c->addr.in6.sin6_port))
+			return LISTEN_MISFIT;
+		return LISTEN_FITS;
+	}
 	if (!addr_equal(&a.sa, alen, &c->addr.sa, c->addr_len))
 		return LISTEN_MISFIT;
+	if (from == LISTEN_FROM_UNIT)
+		return LISTEN_FITS;
 	*why = "reuseport differs";
 	r = getopt_int(fd, SOL_SOCKET, SO_REUSEPORT, &v);
 	if (r < 0)

@@ -58,20 +58,20 @@ START_TEST(test_udp4_port_and_address)
 	udp_conf(&c, SOCK_T_UDP4, "127.0.0.1", 0);
 	fd = bound(&c, 0, 0, &port);
 	/* port = 0 accepts the ephemeral port it got: it survives a restart. */
-	ck_assert_int_eq(listen_fits(&c, fd, &why), LISTEN_FITS);
+	ck_assert_int_eq(listen_fits(&c, fd, LISTEN_FROM_STORE, &why), LISTEN_FITS);
 	udp_conf(&other, SOCK_T_UDP4, "127.0.0.1", port);
-	ck_assert_int_eq(listen_fits(&other, fd, &why), LISTEN_FITS);
+	ck_assert_int_eq(listen_fits(&other, fd, LISTEN_FROM_STORE, &why), LISTEN_FITS);
 	p2 = port == 65535 ? port - 1 : port + 1;
 	udp_conf(&other, SOCK_T_UDP4, "127.0.0.1", p2);
-	ck_assert_int_eq(listen_fits(&other, fd, &why), LISTEN_MISFIT);
+	ck_assert_int_eq(listen_fits(&other, fd, LISTEN_FROM_STORE, &why), LISTEN_MISFIT);
 	ck_assert_str_eq(why, "bound to another address or port");
 	udp_conf(&other, SOCK_T_UDP4, "127.0.0.2", 0);
-	ck_assert_int_eq(listen_fits(&other, fd, &why), LISTEN_MISFIT);
+	ck_assert_int_eq(listen_fits(&other, fd, LISTEN_FROM_STORE, &why), LISTEN_MISFIT);
 	udp_conf(&other, SOCK_T_UDP6, "::1", 0);
-	ck_assert_int_eq(listen_fits(&other, fd, &why), LISTEN_MISFIT);
+	ck_assert_int_eq(listen_fits(&other, fd, LISTEN_FROM_STORE, &why), LISTEN_MISFIT);
 	/* reuseport changed */
 	c.reuseport = true;
-	ck_assert_int_eq(listen_fits(&c, fd, &why), LISTEN_MISFIT);
+	ck_assert_int_eq(listen_fits(&c, fd, LISTEN_FROM_STORE, &why), LISTEN_MISFIT);
 	ck_assert_str_eq(why, "reuseport differs");
 	close(fd);
 }
@@ -85,10 +85,12 @@ START_TEST(test_udp6_v6only)
 
 	udp_conf(&c, SOCK_T_UDP6, "::1", 0);
 	fd = bound(&c, 1, 0, &port);
-	ck_assert_int_eq(listen_fits(&c, fd, &why), LISTEN_FITS);	/* unset = v6 only */
+	ck_assert_int_eq(listen_fits(&c, fd, LISTEN_FROM_STORE, &why), LISTEN_FITS);	/* unset = v6 only */
 	c.ipv6_only = 0;
-	ck_assert_int_eq(listen_fits(&c, fd, &why), LISTEN_MISFIT);
+	ck_assert_int_eq(listen_fits(&c, fd, LISTEN_FROM_STORE, &why), LISTEN_MISFIT);
 	ck_assert_str_eq(why, "ipv6_only differs");
+	/* A socket unit's BindIPv6Only= is the unit's business. */
+	ck_assert_int_eq(listen_fits(&c, fd, LISTEN_FROM_UNIT, &why), LISTEN_FITS);
 	close(fd);
 }
 END_TEST
@@ -111,16 +113,16 @@ START_TEST(test_unix_path)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(bind(fd, &c.addr.sa, c.addr_len), 0);
-	ck_assert_int_eq(listen_fits(&c, fd, &why), LISTEN_FITS);
+	ck_assert_int_eq(listen_fits(&c, fd, LISTEN_FROM_STORE, &why), LISTEN_FITS);
 	passed_fd_describe(fd, desc, sizeof(desc));
 	ck_assert_str_eq(desc + strlen("unix_dgram "), path);
 	/* The file was removed: the stored socket is unreachable. */
 	ck_assert_int_eq(unlink(path), 0);
-	ck_assert_int_eq(listen_fits(&c, fd, &why), LISTEN_MISFIT);
+	ck_assert_int_eq(listen_fits(&c, fd, LISTEN_FROM_STORE, &why), LISTEN_MISFIT);
 	ck_assert_str_eq(why, "its socket file is gone");
 	c.path = other;
 	ck_assert_int_eq(addr_unix(other, &c.addr, &c.addr_len), 0);
-	ck_assert_int_eq(listen_fits(&c, fd, &why), LISTEN_MISFIT);
+	ck_assert_int_eq(listen_fits(&c, fd, LISTEN_FROM_STORE, &why), LISTEN_MISFIT);
 	close(fd);
 	rmdir(dir);
 }
@@ -136,8 +138,15 @@ START_TEST(test_wildcard_declared)
 	udp_conf(&c, SOCK_T_UDP4, "127.0.0.1", 0);
 	fd = bound(&c, 0, 0, &port);
 	udp_conf(&any, SOCK_T_UDP4, "0.0.0.0", port);
-	ck_assert_int_eq(listen_fits(&any, fd, &why), LISTEN_MISFIT);
+	ck_assert_int_eq(listen_fits(&any, fd, LISTEN_FROM_STORE, &why), LISTEN_MISFIT);
 	ck_assert_str_eq(why, "bound to another address or port");
+	/* A socket unit may bind one address of a wildcard config: the port counts. */
+	ck_assert_int_eq(listen_fits(&any, fd, LISTEN_FROM_UNIT, &why), LISTEN_FITS);
+	udp_conf(&any, SOCK_T_UDP4, "0.0.0.0", port == 65535 ? 1 : port + 1);
+	ck_assert_int_eq(listen_fits(&any, fd, LISTEN_FROM_UNIT, &why), LISTEN_MISFIT);
+	/* ... but not another address than a specific one the config names. */
+	udp_conf(&any, SOCK_T_UDP4, "127.0.0.2", port);
+	ck_assert_int_eq(listen_fits(&any, fd, LISTEN_FROM_UNIT, &why), LISTEN_MISFIT);
 	close(fd);
 }
 END_TEST
@@ -157,25 +166,25 @@ START_TEST(test_wrong_kinds)
 
 	/* An unnamed unix datagram pair: the right type, but no path. */
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp), 0);
-	ck_assert_int_eq(listen_fits(&un, sp[0], &why), LISTEN_MISFIT);
+	ck_assert_int_eq(listen_fits(&un, sp[0], LISTEN_FROM_STORE, &why), LISTEN_MISFIT);
 	ck_assert_str_eq(why, "bound to another path");
-	ck_assert_int_eq(listen_fits(&u4, sp[0], &why), LISTEN_MISFIT);
+	ck_assert_int_eq(listen_fits(&u4, sp[0], LISTEN_FROM_UNIT, &why), LISTEN_MISFIT);
 	ck_assert_str_eq(why, "not a datagram socket of the declared type");
 	close(sp[0]);
 	close(sp[1]);
 	/* Stream sockets, unix and TCP. */
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
-	ck_assert_int_eq(listen_fits(&un, sp[0], &why), LISTEN_MISFIT);
+	ck_assert_int_eq(listen_fits(&un, sp[0], LISTEN_FROM_STORE, &why), LISTEN_MISFIT);
 	ck_assert_str_eq(why, "not a datagram socket of the declared type");
 	close(sp[0]);
 	close(sp[1]);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(listen_fits(&u4, fd, &why), LISTEN_MISFIT);
+	ck_assert_int_eq(listen_fits(&u4, fd, LISTEN_FROM_UNIT, &why), LISTEN_MISFIT);
 	close(fd);
 	/* Not a socket at all: it cannot be inspected. */
 	ck_assert_int_eq(pipe(fds), 0);
-	ck_assert_int_eq(listen_fits(&u4, fds[0], &why), -ENOTSOCK);
+	ck_assert_int_eq(listen_fits(&u4, fds[0], LISTEN_FROM_UNIT, &why), -ENOTSOCK);
 	close(fds[0]);
 	close(fds[1]);
 }
