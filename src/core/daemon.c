@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "fdstore.h"
 #include "handler.h"
+#include "listen.h"
 #include "log.h"
 #include "reactor.h"
 #include "route.h"
@@ -130,6 +131,14 @@ find_running(struct daemon *d, const struct sock_conf *sc)
 }
 
 /*
+ * open_new and build_set return 0, -errno when a socket, handler or
+ * allocation failed (a system error), or SET_MISFIT when a socket passed
+ * by systemd does not fit its config socket: a config error, which no
+ * errno stands for.
+ */
+enum { SET_MISFIT = 1 };
+
+/*
  * Opens (or adopts) the sockets of c that are not running yet. kept[i]
  * gets the running slot reused for c->socks[i], or NULL. On failure every
  * socket opened here is closed again.
@@ -149,8 +158,12 @@ open_new(struct daemon *d, const struct conf *c, struct slot **kept, struct dg_s
 			continue;
 		fd = take_spare(d, sc->name);
 		if (fd >= 0) {
-			r = sock_adopt(sc, fd, &opened[i]);
-			if (r < 0) {
+			const char *why;
+
+			r = listen_fits(sc, fd, LISTEN_FROM_UNIT, &why);
+			if (r == LISTEN_FITS)
+				r = sock_adopt(sc, fd, &opened[i]);
+			if (r != 0) {
 				char got[ADDR_STRLEN + 32], want[ADDR_STRLEN];
 
 				give_back_spare(d, fd);
@@ -160,8 +173,8 @@ open_new(struct daemon *d, const struct conf *c, struct slot **kept, struct dg_s
 				    c->file, sc->name, fd, got, sock_type_to_string(sc->type),
 				    sc->type == SOCK_T_UNIX ? sc->path :
 				    addr_format(&sc->addr.sa, sc->addr_len, want, sizeof(want)),
-				    r == -EPROTOTYPE ? "" : ": ", r == -EPROTOTYPE ? "" : strerror(-r));
-				r = r == -EPROTOTYPE ? -EBADFD : r;
+				    r == LISTEN_MISFIT ? "" : ": ", r == LISTEN_MISFIT ? "" : strerror(-r));
+				r = r == LISTEN_MISFIT ? SET_MISFIT : r;
 				goto fail;
 			}
 			continue;
@@ -512,7 +525,7 @@ check_passed_fds(struct daemon *d)
 				why = "a socket unit passes that name too";
 				sc = NULL;
 			}
-		if (sc != NULL && fdstore_fits(sc, a->fd, &why) == 0)
+		if (sc != NULL && listen_fits(sc, a->fd, LISTEN_FROM_STORE, &why) == LISTEN_FITS)
 			continue;
 		log_notice("%s: dropping the socket kept in systemd's fd store: %s",
 		    a->name, why);
@@ -529,18 +542,18 @@ check_passed_fds(struct daemon *d)
  * adopted ones, and they are in the store already.
  */
 static void
-own_stored(struct daemon *d, struct dg_socket **opened, size_t n)
+own_stored(struct daemon *d, const struct conf *c, struct dg_socket **opened)
 {
 	const struct sock_conf *sc;
 	size_t i, j;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < c->n_socks; i++) {
 		if (opened[i] == NULL || !opened[i]->adopted)
 			continue;
 		for (j = 0; j < d->n_spare; j++) {
 			if (!d->spare[j].stored || d->spare[j].fd != opened[i]->fd)
 				continue;
-			sc = &d->conf->socks[i];
+			sc = &c->socks[i];
 			opened[i]->adopted = false;
 			if (sc->type == SOCK_T_UNIX && sc->path[0] != '@') {
 				opened[i]->path = strdup(sc->path);
@@ -635,11 +648,97 @@ warn_unremovable(const struct daemon *d)
 	}
 }
 
+/* Puts the first n kept sockets back to their running options. */
+static void
+restore_kept(const struct conf *c, struct slot **kept, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (kept[i] != NULL)
+			(void)sock_update_options(kept[i]->sock, kept[i]->route->conf,
+			    &c->socks[i]);
+}
+
+/*
+ * Gives the sockets a reload keeps their new options, before anything is
+ * swapped; on failure the ones already changed are put back.
+ */
+static int
+update_kept(const struct conf *c, struct slot **kept)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < c->n_socks; i++) {
+		if (kept[i] == NULL)
+			continue;
+		r = sock_update_options(kept[i]->sock, &c->socks[i], kept[i]->route->conf);
+		if (r < 0) {
+			log_error_errno(r, "%s: %s: cannot apply the new options: %m", c->file,
+			    c->socks[i].name);
+			restore_kept(c, kept, i + 1);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* A set of sockets built beside the running one, one entry per config socket. */
+struct sock_set {
+	struct slot		**kept;		/* the running slot reused, or NULL */
+	struct dg_socket	**opened;	/* else the socket opened or adopted */
+	struct slot		 *slots;	/* the new slots, routes built */
+};
+
+static void
+sock_set_done(struct sock_set *set)
+{
+	free(set->kept);
+	free(set->opened);
+	free(set->slots);
+	memset(set, 0, sizeof(*set));
+}
+
+/*
+ * Builds the set c declares beside d's running one, for start and reload
+ * alike: opens or adopts the sockets not running yet, takes the ones from
+ * the fd store back as dgramd's own, gives the kept ones c's options and
+ * builds every route. On failure nothing opened here stays open and the
+ * kept sockets have their running options back.
+ */
+static int
+build_set(struct daemon *d, const struct conf *c, struct sock_set *set)
+{
+	size_t i;
+	int r;
+
+	set->kept = calloc(c->n_socks, sizeof(struct slot *));
+	set->opened = calloc(c->n_socks, sizeof(struct dg_socket *));
+	set->slots = calloc(c->n_socks, sizeof(*set->slots));
+	if (set->kept == NULL || set->opened == NULL || set->slots == NULL)
+		return -ENOMEM;
+	r = open_new(d, c, set->kept, set->opened);
+	if (r != 0)
+		return r;
+	own_stored(d, c, set->opened);
+	r = update_kept(c, set->kept);
+	if (r == 0) {
+		r = build_routes(d, c, set->kept, set->opened, set->slots);
+		if (r < 0)
+			restore_kept(c, set->kept, c->n_socks);
+	}
+	if (r < 0)
+		for (i = 0; i < c->n_socks; i++)
+			set->opened[i] = set->opened[i] != NULL && set->opened[i]->adopted ?
+			    sock_forget(set->opened[i]) : sock_close(set->opened[i]);
+	return r;
+}
+
 int
 daemon_start(const char *file, struct daemon **ret)
 {
-	struct dg_socket **opened = NULL;
-	struct slot **kept = NULL, *slots = NULL;
+	struct sock_set set = { 0 };
 	struct daemon *d;
 	size_t i;
 	int r, n, code = EXIT_OSERR;
@@ -679,31 +778,15 @@ daemon_start(const char *file, struct daemon **ret)
 	if (r < 0)
 		goto fail;
 	/* As on reload, the set is built beside d and installed once complete. */
-	kept = calloc(d->conf->n_socks, sizeof(struct slot *));
-	opened = calloc(d->conf->n_socks, sizeof(struct dg_socket *));
-	slots = calloc(d->conf->n_socks, sizeof(*slots));
-	if (kept == NULL || opened == NULL || slots == NULL)
-		goto fail;
-	r = open_new(d, d->conf, kept, opened);
-	if (r < 0) {
-		code = r == -EBADFD ? EXIT_CONFIG : EXIT_OSERR;
+	r = build_set(d, d->conf, &set);
+	if (r != 0) {
+		code = r == SET_MISFIT ? EXIT_CONFIG : EXIT_OSERR;
 		goto fail;
 	}
-	own_stored(d, opened, d->conf->n_socks);
-	r = build_routes(d, d->conf, kept, opened, slots);
-	if (r < 0) {
-		for (i = 0; i < d->conf->n_socks; i++)
-			opened[i] = opened[i] != NULL && opened[i]->adopted ?
-			    sock_forget(opened[i]) : sock_close(opened[i]);
-		goto fail;
-	}
-	d->slots = slots;
+	d->slots = set.slots;
 	d->n_slots = d->conf->n_socks;
-	slots = NULL;
-	free(kept);
-	free(opened);
-	kept = NULL;
-	opened = NULL;
+	set.slots = NULL;
+	sock_set_done(&set);
 	r = start_slots(d, d->slots, d->n_slots);
 	if (r < 0)
 		goto fail;
@@ -731,55 +814,16 @@ daemon_start(const char *file, struct daemon **ret)
 	*ret = d;
 	return 0;
 fail:
-	free(kept);
-	free(opened);
-	free(slots);
+	sock_set_done(&set);
 	daemon_free(d);
 	return code;
-}
-
-/* Puts the first n kept sockets back to their running options. */
-static void
-restore_kept(const struct conf *c, struct slot **kept, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (kept[i] != NULL)
-			(void)sock_update_options(kept[i]->sock, kept[i]->route->conf,
-			    &c->socks[i]);
-}
-
-/*
- * Gives the sockets a reload keeps their new options, before anything is
- * swapped; on failure the ones already changed are put back.
- */
-static int
-update_kept(const struct conf *c, struct slot **kept)
-{
-	size_t i;
-	int r;
-
-	for (i = 0; i < c->n_socks; i++) {
-		if (kept[i] == NULL)
-			continue;
-		r = sock_update_options(kept[i]->sock, &c->socks[i], kept[i]->route->conf);
-		if (r < 0) {
-			log_error_errno(r, "%s: %s: cannot apply the new options: %m", c->file,
-			    c->socks[i].name);
-			restore_kept(c, kept, i + 1);
-			return r;
-		}
-	}
-	return 0;
 }
 
 int
 daemon_reload(struct daemon *d)
 {
-	struct dg_socket **opened = NULL;
 	struct recv_area *area = NULL;
-	struct slot **kept = NULL, *slots = NULL;
+	struct sock_set set = { 0 };
 	struct conf *c = NULL;
 	size_t i, j;
 	int r = -ENOMEM;
@@ -793,43 +837,28 @@ daemon_reload(struct daemon *d)
 		notify_ready(d);
 		return -EINVAL;
 	}
-	kept = calloc(c->n_socks, sizeof(struct slot *));
-	opened = calloc(c->n_socks, sizeof(struct dg_socket *));
-	slots = calloc(c->n_socks, sizeof(*slots));
-	if (kept == NULL || opened == NULL || slots == NULL)
-		goto fail;
 	if (c->batch != sock_area_batch(d->area) ||
 	    largest_max_size(c) != sock_area_max_size(d->area)) {
 		r = sock_area_new(c->batch, largest_max_size(c), &area);
 		if (r < 0)
 			goto fail;
 	}
-	r = open_new(d, c, kept, opened);
+	r = build_set(d, c, &set);
+	if (r == SET_MISFIT)
+		r = -EINVAL;	/* a config error, as when the file does not load */
 	if (r < 0)
 		goto fail;
-	r = update_kept(c, kept);
-	if (r == 0) {
-		r = build_routes(d, c, kept, opened, slots);
-		if (r < 0)
-			restore_kept(c, kept, c->n_socks);
-	}
-	if (r < 0) {
-		for (i = 0; i < c->n_socks; i++)
-			opened[i] = opened[i] != NULL && opened[i]->adopted ?
-			    sock_forget(opened[i]) : sock_close(opened[i]);
-		goto fail;
-	}
 
 	/* From here on nothing can fail: swap. The new sockets are bound already. */
 	for (i = 0; i < c->n_socks; i++)
-		if (opened[i] != NULL)
-			print_listening(opened[i]);
+		if (set.opened[i] != NULL)
+			print_listening(set.opened[i]);
 	flush_all(d);
 	for (i = 0; i < d->n_slots; i++) {
 		bool reused = false;
 
 		for (j = 0; j < c->n_socks && !reused; j++)
-			reused = kept[j] != NULL && kept[j] == &d->slots[i];
+			reused = set.kept[j] != NULL && set.kept[j] == &d->slots[i];
 		d->slots[i].route = route_free(d->slots[i].route);
 		if (reused)
 			continue;
@@ -847,19 +876,19 @@ daemon_reload(struct daemon *d)
 		area = NULL;
 	}
 	for (i = 0; i < c->n_socks; i++) {
-		if (kept[i] != NULL && strcmp(kept[i]->sock->name, c->socks[i].name) != 0) {
+		if (set.kept[i] != NULL && strcmp(set.kept[i]->sock->name, c->socks[i].name) != 0) {
 			char *name = strdup(c->socks[i].name);
 
 			if (name != NULL) {
-				free(kept[i]->sock->name);
-				kept[i]->sock->name = name;
+				free(set.kept[i]->sock->name);
+				set.kept[i]->sock->name = name;
 			}
 		}
 	}
 	free(d->slots);
-	d->slots = slots;
+	d->slots = set.slots;
 	d->n_slots = c->n_socks;
-	slots = NULL;
+	set.slots = NULL;
 	conf_free(d->conf);
 	d->conf = c;
 	c = NULL;
@@ -873,8 +902,7 @@ daemon_reload(struct daemon *d)
 	d->reload_ok = true;
 	control_reloaded(d->control, d->conf);
 	log_info("reloaded %s (%zu socket%s)", d->file, d->n_slots, d->n_slots == 1 ? "" : "s");
-	free(kept);
-	free(opened);
+	sock_set_done(&set);
 	notify_ready(d);
 	store_own_sockets(d);
 	return 0;
@@ -885,9 +913,7 @@ fail:
 	    r == -ENOMEM ? "out of memory" : "a socket or handler could not be set up (see the log)");
 	notify_ready(d);
 	sock_area_free(area);
-	free(kept);
-	free(opened);
-	free(slots);
+	sock_set_done(&set);
 	conf_free(c);
 	return r;
 }

@@ -8,16 +8,11 @@
  */
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "activation.h"
-#include "addr.h"
-#include "conf.h"
 #include "fdstore.h"
 #include "log.h"
 #include "util.h"
@@ -212,90 +207,4 @@ fdstore_holds(const struct fdstore *s, int fd)
 	if (s == NULL || fd < 0 || fd_id(fd, &dev, &ino) < 0)
 		return false;
 	return find_id(s, dev, ino) != NULL;
-}
-
-static int
-getopt_int(int fd, int level, int name, int *v)
-{
-	socklen_t len = sizeof(*v);
-
-	*v = 0;
-	if (getsockopt(fd, level, name, v, &len) < 0)
-		return -errno;
-	return 0;
-}
-
-int
-fdstore_fits(const struct sock_conf *c, int fd, const char **why)
-{
-	union sockaddr_any a = { 0 };
-	socklen_t alen = sizeof(a);
-	struct stat st;
-	int type, domain, v, want_domain;
-
-	*why = "not a datagram socket of the declared type";
-	want_domain = c->type == SOCK_T_UDP4 ? AF_INET : c->type == SOCK_T_UDP6 ? AF_INET6 : AF_UNIX;
-	if (getopt_int(fd, SOL_SOCKET, SO_TYPE, &type) < 0 ||
-	    getopt_int(fd, SOL_SOCKET, SO_DOMAIN, &domain) < 0 ||
-	    type != SOCK_DGRAM || domain != want_domain)
-		return -EPROTOTYPE;
-	if (getsockname(fd, &a.sa, &alen) < 0) {
-		*why = "getsockname failed";
-		return -errno;
-	}
-	if (c->type == SOCK_T_UNIX) {
-		*why = "bound to another path";
-		if (!addr_equal(&a.sa, alen, &c->addr.sa, c->addr_len))
-			return -EADDRNOTAVAIL;
-		*why = "its socket file is gone";
-		if (c->path[0] != '@' && (lstat(c->path, &st) < 0 || !S_ISSOCK(st.st_mode)))
-			return -ENOENT;
-		return 0;
-	}
-	/* Any port fits port = 0: the ephemeral port then survives a restart. */
-	if (c->port == 0) {
-		if (a.sa.sa_family == AF_INET)
-			a.in.sin_port = 0;
-		else
-			a.in6.sin6_port = 0;
-	}
-	*why = "bound to another address or port";
-	if (!addr_equal(&a.sa, alen, &c->addr.sa, c->addr_len))
-		return -EADDRNOTAVAIL;
-	*why = "reuseport differs";
-	if (getopt_int(fd, SOL_SOCKET, SO_REUSEPORT, &v) < 0 || !!v != c->reuseport)
-		return -EPROTOTYPE;
-	*why = "ipv6_only differs";
-	if (c->type == SOCK_T_UDP6 &&
-	    (getopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v) < 0 || !!v != (c->ipv6_only != 0)))
-		return -EPROTOTYPE;
-	return 0;
-}
-
-void
-passed_fd_describe(int fd, char *buf, size_t size)
-{
-	union sockaddr_any a;
-	socklen_t alen = sizeof(a);
-	char text[ADDR_STRLEN];
-	struct stat st;
-	int type, domain;
-
-	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-		snprintf(buf, size, "not a socket");
-		return;
-	}
-	if (getopt_int(fd, SOL_SOCKET, SO_TYPE, &type) < 0 ||
-	    getopt_int(fd, SOL_SOCKET, SO_DOMAIN, &domain) < 0 ||
-	    getsockname(fd, &a.sa, &alen) < 0) {
-		snprintf(buf, size, "an unknown socket");
-		return;
-	}
-	if (type != SOCK_DGRAM || (domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX)) {
-		snprintf(buf, size, "a %s socket of family %d", type == SOCK_STREAM ? "stream" :
-		    type == SOCK_SEQPACKET ? "seqpacket" : "non-datagram", domain);
-		return;
-	}
-	snprintf(buf, size, "%s %s", domain == AF_INET ? "udp4" : domain == AF_INET6 ? "udp6" :
-	    "unix_dgram", addr_format(&a.sa, alen, text, sizeof(text)));
 }

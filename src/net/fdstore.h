@@ -27,14 +27,5 @@ void	fdstore_add(struct fdstore *s, const char *name, int fd);
 void	fdstore_end(struct fdstore *s);
 /* True when fd (this very socket) is in the store. */
 bool	fdstore_holds(const struct fdstore *s, int fd);
-/*
- * Whether the stored socket fd still binds what c declares: a datagram
- * socket of the family, address and port (any port when c says 0),
- * ipv6_only and reuseport of c, or the unix path of c, which must still
- * hold a socket file. 0, or -errno with *why set to a short reason.
- */
-int	fdstore_fits(const struct sock_conf *c, int fd, const char **why);
-/* Describes a passed fd for an error: "udp4 127.0.0.1:53", "a stream socket"... */
-void	passed_fd_describe(int fd, char *buf, size_t size);
 
 #endif

@@ -383,39 +383,12 @@ fail:
 	return r;
 }
 
-/*
- * Whether a passed UDP socket bound to local can stand for c: the port,
- * unless c says 0 (any), and the address, unless c leaves it to all.
- */
-static bool
-udp_fits(const struct sock_conf *c, const union sockaddr_any *local)
-{
-	if (c->type == SOCK_T_UDP4) {
-		if (c->port != 0 && ntohs(local->in.sin_port) != c->port)
-			return false;
-		return c->addr.in.sin_addr.s_addr == htonl(INADDR_ANY) ||
-		    c->addr.in.sin_addr.s_addr == local->in.sin_addr.s_addr;
-	}
-	if (c->port != 0 && ntohs(local->in6.sin6_port) != c->port)
-		return false;
-	return IN6_IS_ADDR_UNSPECIFIED(&c->addr.in6.sin6_addr) ||
-	    memcmp(&c->addr.in6.sin6_addr, &local->in6.sin6_addr, 16) == 0;
-}
-
 int
 sock_adopt(const struct sock_conf *c, int fd, struct dg_socket **ret)
 {
 	struct dg_socket *s;
-	int type = 0, domain = 0, fl, r;
-	socklen_t len = sizeof(type);
+	int fl, r;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
-		return -errno;
-	len = sizeof(domain);
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
-		return -errno;
-	if (type != SOCK_DGRAM || domain != family_of(c->type))
-		return -EPROTOTYPE;
 	s = sock_alloc(c);
 	if (s == NULL)
 		return -ENOMEM;
@@ -423,15 +396,6 @@ sock_adopt(const struct sock_conf *c, int fd, struct dg_socket **ret)
 	s->local_len = sizeof(s->local);
 	if (getsockname(fd, &s->local.sa, &s->local_len) < 0) {
 		r = -errno;
-		goto fail;
-	}
-	if (c->type == SOCK_T_UNIX &&
-	    !addr_equal(&s->local.sa, s->local_len, &c->addr.sa, c->addr_len)) {
-		r = -EPROTOTYPE;
-		goto fail;
-	}
-	if (c->type != SOCK_T_UNIX && !udp_fits(c, &s->local)) {
-		r = -EPROTOTYPE;
 		goto fail;
 	}
 	/* systemd passes blocking sockets; the reactor must never block. */

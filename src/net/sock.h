@@ -83,9 +83,8 @@ struct dg_socket {
  */
 int	sock_open(const struct sock_conf *c, struct dg_socket **ret, const char **ret_what);
 /*
- * Takes over fd (from systemd): checks it is a datagram socket of c's
- * family (and path, for unix), applies c's options. Returns 0, -EPROTOTYPE
- * for the wrong type/family/path, or -errno.
+ * Takes over fd (from systemd), which the caller found to fit c
+ * (listen_fits), and applies c's options. Returns 0 or -errno.
  */
 int	sock_adopt(const struct sock_conf *c, int fd, struct dg_socket **ret);
 /* Applies c's options (ttl, broadcast, buffers...) to an open socket. */
