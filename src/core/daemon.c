@@ -472,7 +472,7 @@ setup_signals(struct daemon *d)
 
 	(void)signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < ARRAY_SIZE(sigs); i++) {
-		r = reactor_add_signal(d->reactor, sigs[i], on_signal, d);
+		r = reactor_add_signal(d->reactor, sigs[i], on_signal, d, NULL);
 		if (r < 0)
 			return r;
 	}

@@ -293,7 +293,8 @@ on_sig(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 }
 
 int
-reactor_add_signal(struct reactor *r, int signo, reactor_signal_fn cb, void *userdata)
+reactor_add_signal(struct reactor *r, int signo, reactor_signal_fn cb, void *userdata,
+    struct reactor_watch **ret)
 {
 	struct reactor_watch *w;
 	sigset_t set;
@@ -308,7 +309,13 @@ reactor_add_signal(struct reactor *r, int signo, reactor_signal_fn cb, void *use
 		return -ENOMEM;
 	w->sig_cb = cb;
 	return attach_watch(r, w, sd_event_add_signal(r->event, &w->src, signo, on_sig, w),
-	    NULL);
+	    ret);
+}
+
+struct reactor_watch *
+reactor_del_signal(struct reactor *r, struct reactor_watch *w)
+{
+	return reactor_del_fd(r, w);
 }
 
 int

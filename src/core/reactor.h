@@ -41,10 +41,15 @@ int	reactor_mod_fd(struct reactor *r, struct reactor_watch *w, uint32_t events);
 struct reactor_watch *reactor_del_fd(struct reactor *r, struct reactor_watch *w);
 
 /*
- * Blocks signo and delivers it through the loop (signalfd). It stays
- * blocked for the life of the process, reactor_free included.
+ * Blocks signo and delivers it through the loop (signalfd); *ret (unless
+ * ret is NULL) is the watcher, for reactor_del_signal. The signal stays
+ * blocked for the life of the process, reactor_free and
+ * reactor_del_signal included. One watcher per signal and reactor.
  */
-int	reactor_add_signal(struct reactor *r, int signo, reactor_signal_fn cb, void *userdata);
+int	reactor_add_signal(struct reactor *r, int signo, reactor_signal_fn cb, void *userdata,
+	    struct reactor_watch **ret);
+/* Stops delivering a signal (it stays blocked); accepts NULL; returns NULL. */
+struct reactor_watch *reactor_del_signal(struct reactor *r, struct reactor_watch *w);
 
 /*
  * Sends systemd's watchdog pings (WATCHDOG=1) from the loop when the

@@ -1,88 +1,93 @@
 /*
  * resolve.c: non-blocking host name resolution for forward targets.
  *
- * Each lookup runs getaddrinfo() in a detached thread, which stores the
- * result and writes to an eventfd the reactor watches, so results are
- * handled in the loop and the loop never waits for DNS. (This is what
- * getaddrinfo_a(SIGEV_THREAD) does, but glibc runs that notification
- * with every signal unblocked, where SIGUSR2 or SIGHUP meant for the
- * reactor's signalfd would kill the process; our threads start with all
- * signals blocked.) The memory a thread touches (struct lookup) is
- * reference counted: resolve_free() may drop a lookup still running,
- * whose thread then frees it. No lock is needed.
+ * Lookups are glibc's asynchronous getaddrinfo_a(3): glibc's helper
+ * threads (at most 20, all signals blocked, gone when idle) run
+ * getaddrinfo() and announce each completion with a queued real-time
+ * signal, RESOLVE_SIGNAL, which the reactor reads from its signalfd like
+ * any other signal. The handler then reaps every finished request with
+ * gai_error(3), so a completion is seen even when its own signal comes
+ * later or was merged with another, and results are only ever handled in
+ * the loop. (SIGEV_THREAD is not used: glibc runs that notification with
+ * every signal unblocked, where a SIGHUP meant for the signalfd would kill
+ * the process.)
  *
- * It is the design of systemd's sd-resolve (worker threads answering
- * through an fd that sd-event watches), which libsystemd does not export:
- * neither sd-resolve.h nor any sd_resolve_* symbol is part of its public
- * interface, so dgramd keeps this small version.
+ * This stands for systemd's sd-resolve, which does the same with its own
+ * worker threads but which libsystemd does not export: neither
+ * sd-resolve.h nor any sd_resolve_* symbol is part of its public
+ * interface.
+ *
+ * A request's memory (struct lookup) must stay valid until glibc is done
+ * with it. resolve_free() cancels a request still queued; one already
+ * running is disowned and reaped when it finishes. One reactor at a time
+ * resolves: the signal has one handler per process.
  */
 #include <errno.h>
 #include <netdb.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "reactor.h"
 #include "resolve.h"
 #include "util.h"
 
-/* Shared with the lookup thread; freed by whoever drops the last reference. */
+/* One getaddrinfo_a request, from submission until it is reaped. */
 struct lookup {
-	atomic_int		 refs;
-	atomic_bool		 done;		/* err and result are set */
-	int			 efd;
-	char			*host;
-	char			 service[8];
+	struct gaicb		 req;		/* first: glibc's view */
 	struct addrinfo		 hints;
-	int			 err;
-	struct addrinfo		*result;
+	char			 service[8];
+	char			*host;
+	struct resolve		*owner;		/* NULL once disowned */
+	struct lookup		*next;		/* in running, or a reaped batch */
+	bool			 reaped;	/* out of running, result being delivered */
 };
 
 /* One name, resolved now and periodically. Owned by its forward target. */
 struct resolve {
 	struct reactor		*reactor;
-	struct lookup		*lk;
-	struct reactor_watch	*ev_watch;
+	char			*host;
+	struct lookup		*lk;		/* the request running, if any */
 	struct reactor_watch	*timer;
 	uint64_t		 timer_ms;	/* of the timer armed now, 0 = none */
 	uint64_t		 interval_ms;
 	uint64_t		 retry_ms;
 	uint16_t		 port;
-	bool			 busy;		/* a lookup is running */
 	resolve_fn		 cb;
 	void			*userdata;
 };
 
-static void
-lookup_unref(struct lookup *lk)
+/* What the process resolves with: one signal handler, one list of requests. */
+static struct {
+	struct reactor		*reactor;	/* whose loop gets the signal */
+	struct reactor_watch	*sig;
+	unsigned		 users;		/* live struct resolve */
+	struct lookup		*running;	/* submitted, not reaped */
+} gai;
+
+static struct lookup *
+lookup_free(struct lookup *lk)
 {
-	if (lk == NULL || atomic_fetch_sub(&lk->refs, 1) != 1)
-		return;
-	if (lk->result != NULL)
-		freeaddrinfo(lk->result);
-	safe_close(lk->efd);
+	if (lk->req.ar_result != NULL)
+		freeaddrinfo(lk->req.ar_result);
 	free(lk->host);
 	free(lk);
+	return NULL;
 }
 
-/* The lookup thread: resolve, publish, wake the loop, let go. */
-static void *
-lookup_thread(void *arg)
+static void
+unlink_running(struct lookup *lk)
 {
-	struct lookup *lk = arg;
-	uint64_t one = 1;
+	struct lookup **p;
 
-	lk->err = getaddrinfo(lk->host, lk->service, &lk->hints, &lk->result);
-	atomic_store_explicit(&lk->done, true, memory_order_release);
-	(void)write(lk->efd, &one, sizeof(one));
-	lookup_unref(lk);
-	return NULL;
+	for (p = &gai.running; *p != NULL; p = &(*p)->next)
+		if (*p == lk) {
+			*p = lk->next;
+			lk->next = NULL;
+			return;
+		}
 }
 
 /* The first IPv4 or IPv6 address of ai, or -EADDRNOTAVAIL. */
@@ -110,39 +115,41 @@ set_hints(struct addrinfo *h)
 	h->ai_flags = AI_NUMERICSERV;
 }
 
+/* Submits a lookup of rs's name, unless one is running. Returns 0 or -errno. */
 static int
 start_lookup(struct resolve *rs)
 {
-	struct lookup *lk = rs->lk;
-	sigset_t all, saved;
-	pthread_attr_t attr;
-	pthread_t tid;
+	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL };
+	struct gaicb *list[1];
+	struct lookup *lk;
 	int r;
 
-	if (rs->busy)
+	if (rs->lk != NULL)
 		return 0;
-	if (lk->result != NULL)
-		freeaddrinfo(lk->result);
-	lk->result = NULL;
-	lk->err = 0;
-	atomic_store(&lk->done, false);
-	r = pthread_attr_init(&attr);
-	if (r != 0)
-		return -r;
-	(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	/* The thread's reference, dropped when it ends. */
-	atomic_fetch_add(&lk->refs, 1);
-	/* The thread inherits this mask: signals stay the reactor's. */
-	sigfillset(&all);
-	(void)pthread_sigmask(SIG_BLOCK, &all, &saved);
-	r = pthread_create(&tid, &attr, lookup_thread, lk);
-	(void)pthread_sigmask(SIG_SETMASK, &saved, NULL);
-	(void)pthread_attr_destroy(&attr);
-	if (r != 0) {
-		atomic_fetch_sub(&lk->refs, 1);
-		return -r;
+	lk = calloc(1, sizeof(*lk));
+	if (lk == NULL)
+		return -ENOMEM;
+	lk->host = strdup(rs->host);
+	if (lk->host == NULL) {
+		free(lk);
+		return -ENOMEM;
 	}
-	rs->busy = true;
+	set_hints(&lk->hints);
+	(void)snprintf(lk->service, sizeof(lk->service), "%u", rs->port);
+	lk->req.ar_name = lk->host;
+	lk->req.ar_service = lk->service;
+	lk->req.ar_request = &lk->hints;
+	list[0] = &lk->req;
+	sev.sigev_signo = RESOLVE_SIGNAL;
+	r = getaddrinfo_a(GAI_NOWAIT, list, 1, &sev);
+	if (r != 0) {
+		lookup_free(lk);
+		return r == EAI_MEMORY ? -ENOMEM : -EAGAIN;
+	}
+	lk->owner = rs;
+	lk->next = gai.running;
+	gai.running = lk;
+	rs->lk = lk;
 	return 0;
 }
 
@@ -154,7 +161,7 @@ on_timer(void *userdata)
 
 	r = start_lookup(rs);
 	if (r < 0)
-		log_debug_errno(r, "resolve %s: cannot start a lookup: %m", rs->lk->host);
+		log_debug_errno(r, "resolve %s: cannot start a lookup: %m", rs->host);
 }
 
 /* Arms the timer for ms (0 = none), unless it already runs at that period. */
@@ -171,37 +178,92 @@ arm(struct resolve *rs, uint64_t ms)
 		return;
 	r = reactor_add_timer(rs->reactor, ms, on_timer, rs, &rs->timer);
 	if (r < 0) {
-		log_warning_errno(r, "resolve %s: cannot arm a timer: %m", rs->lk->host);
+		log_warning_errno(r, "resolve %s: cannot arm a timer: %m", rs->host);
 		return;
 	}
 	rs->timer_ms = ms;
 }
 
+/* Hands a finished lookup's outcome to its owner. */
 static void
-on_event(struct reactor_watch *w, int fd, uint32_t events, void *userdata)
+deliver(struct resolve *rs, struct lookup *lk)
 {
-	struct resolve *rs = userdata;
-	struct lookup *lk = rs->lk;
 	union sockaddr_any a;
 	socklen_t len = 0;
-	uint64_t n;
 	int err;
 
-	(void)w;
-	(void)events;
-	if (read(fd, &n, sizeof(n)) < 0 || !rs->busy ||
-	    !atomic_load_explicit(&lk->done, memory_order_acquire))
-		return;
-	rs->busy = false;
-	err = lk->err;
-	if (err == 0 && first_addr(lk->result, &a, &len) < 0)
+	err = gai_error(&lk->req);
+	if (err == 0 && first_addr(lk->req.ar_result, &a, &len) < 0)
 		err = EAI_NODATA;
-	if (lk->result != NULL) {
-		freeaddrinfo(lk->result);
-		lk->result = NULL;
-	}
 	arm(rs, err == 0 ? rs->interval_ms : rs->retry_ms);
 	rs->cb(rs->userdata, err, err == 0 ? &a : NULL, len);
+}
+
+/*
+ * Takes every finished request out of the running list first, then
+ * delivers them: a callback may free or start lookups meanwhile.
+ */
+static void
+reap(void)
+{
+	struct lookup **p = &gai.running, *done = NULL, *lk;
+
+	while ((lk = *p) != NULL) {
+		if (gai_error(&lk->req) == EAI_INPROGRESS) {
+			p = &lk->next;
+			continue;
+		}
+		*p = lk->next;
+		lk->next = done;
+		lk->reaped = true;
+		done = lk;
+		if (lk->owner != NULL)
+			lk->owner->lk = NULL;
+	}
+	while ((lk = done) != NULL) {
+		done = lk->next;
+		if (lk->owner != NULL)
+			deliver(lk->owner, lk);
+		lookup_free(lk);
+	}
+}
+
+static void
+on_signal(int signo, void *userdata)
+{
+	(void)signo;
+	(void)userdata;
+	reap();
+}
+
+/* Counts a new user of r; the first one installs the signal watcher. */
+static int
+gai_ref(struct reactor *r)
+{
+	int rc;
+
+	if (gai.users > 0) {
+		if (gai.reactor != r)
+			return -EBUSY;
+		gai.users++;
+		return 0;
+	}
+	rc = reactor_add_signal(r, RESOLVE_SIGNAL, on_signal, NULL, &gai.sig);
+	if (rc < 0)
+		return rc;
+	gai.reactor = r;
+	gai.users = 1;
+	return 0;
+}
+
+static void
+gai_unref(void)
+{
+	if (--gai.users > 0)
+		return;
+	/* Requests still running stay listed: the next user reaps them. */
+	gai.sig = reactor_del_signal(gai.reactor, gai.sig);
+	gai.reactor = NULL;
 }
 
 int
@@ -209,49 +271,53 @@ resolve_new(struct reactor *r, const char *host, uint16_t port, uint64_t interva
     uint64_t retry_ms, resolve_fn cb, void *userdata, struct resolve **ret)
 {
 	struct resolve *rs;
-	struct lookup *lk;
 	int rc;
 
 	rs = calloc(1, sizeof(*rs));
-	lk = calloc(1, sizeof(*lk));
-	if (rs == NULL || lk == NULL) {
+	if (rs == NULL)
+		return -ENOMEM;
+	rs->host = strdup(host);
+	if (rs->host == NULL) {
 		free(rs);
-		free(lk);
 		return -ENOMEM;
 	}
-	atomic_init(&lk->refs, 1);
-	atomic_init(&lk->done, false);
-	lk->efd = -1;
-	rs->lk = lk;
+	rc = gai_ref(r);
+	if (rc < 0) {
+		free(rs->host);
+		free(rs);
+		return rc;
+	}
 	rs->reactor = r;
 	rs->port = port;
 	rs->interval_ms = interval_ms;
 	rs->retry_ms = retry_ms;
 	rs->cb = cb;
 	rs->userdata = userdata;
-	set_hints(&lk->hints);
-	(void)snprintf(lk->service, sizeof(lk->service), "%u", port);
-	lk->host = strdup(host);
-	if (lk->host == NULL) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	lk->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (lk->efd < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	rc = reactor_add_fd(r, lk->efd, REACTOR_IN, on_event, rs, &rs->ev_watch);
-	if (rc < 0)
-		goto fail;
 	rc = start_lookup(rs);
-	if (rc < 0)
-		goto fail;
+	if (rc < 0) {
+		resolve_free(rs);
+		return rc;
+	}
 	*ret = rs;
 	return 0;
-fail:
-	resolve_free(rs);
-	return rc;
+}
+
+/* Lets go of rs's running request: cancelled if still queued, else disowned. */
+static void
+disown(struct resolve *rs)
+{
+	struct lookup *lk = rs->lk;
+
+	if (lk == NULL)
+		return;
+	rs->lk = NULL;
+	lk->owner = NULL;
+	if (lk->reaped)
+		return;		/* reap() frees it */
+	if (gai_cancel(&lk->req) == EAI_NOTCANCELED)
+		return;		/* running: reap() frees it when it ends */
+	unlink_running(lk);
+	lookup_free(lk);
 }
 
 struct resolve *
@@ -259,10 +325,11 @@ resolve_free(struct resolve *rs)
 {
 	if (rs == NULL)
 		return NULL;
-	rs->ev_watch = reactor_del_fd(rs->reactor, rs->ev_watch);
+	disown(rs);
 	rs->timer = reactor_del_timer(rs->reactor, rs->timer);
-	lookup_unref(rs->lk);
+	free(rs->host);
 	free(rs);
+	gai_unref();
 	return NULL;
 }
 

@@ -1,12 +1,14 @@
 /*
  * resolve.h: non-blocking resolution of forward targets' host names.
- * getaddrinfo() runs in a thread of its own; its completion
- * is delivered to the reactor through an eventfd, so the loop never waits
- * for DNS. A name is looked up at once and again every interval.
+ * Lookups run in glibc's getaddrinfo_a(3); each completion is announced
+ * with RESOLVE_SIGNAL, which the reactor reads from its signalfd, so the
+ * loop never waits for DNS. A name is looked up at once and again every
+ * interval.
  */
 #ifndef DGRAMD_RESOLVE_H
 #define DGRAMD_RESOLVE_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -14,6 +16,9 @@
 
 struct reactor;
 struct resolve;
+
+/* The real-time signal glibc queues when a lookup ends (blocked, read by the loop). */
+#define RESOLVE_SIGNAL	(SIGRTMIN + 3)
 
 /*
  * Called in the reactor when a lookup ends: err is 0 with the first
@@ -30,8 +35,8 @@ typedef void (*resolve_fn)(void *userdata, int err, const union sockaddr_any *a,
 int	resolve_new(struct reactor *r, const char *host, uint16_t port, uint64_t interval_ms,
 	    uint64_t retry_ms, resolve_fn cb, void *userdata, struct resolve **ret);
 /*
- * Stops and frees; accepts NULL; returns NULL. A lookup still running is
- * abandoned: its thread frees what it used when it ends.
+ * Stops and frees; accepts NULL; returns NULL. A lookup still queued is
+ * cancelled; one running is abandoned and freed when it ends.
  */
 struct resolve	*resolve_free(struct resolve *rs);
 

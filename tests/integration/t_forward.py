@@ -370,6 +370,44 @@ def test_name_resolved_through_dns():
         eq(d.stop(), 0)
 
 
+def test_name_change_is_followed():
+    """A target's name that moves to another address (here in the test
+    namespace's own /etc/hosts, which glibc reads on every lookup) is
+    followed within resolve_interval, without a reload."""
+    if no_local_resolver():
+        return "skip"
+    hosts = open("/etc/hosts").read()
+    name = "moving.dgramd.test"
+    r8 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    r8.bind(("127.0.0.8", 0))
+    port = r8.getsockname()[1]
+    r9 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    r9.bind(("127.0.0.9", port))
+    for s in (r8, r9):
+        s.settimeout(5)
+    try:
+        with open("/etc/hosts", "a") as f:
+            f.write("127.0.0.8\t%s\n" % name)
+        with Dgramd(fwd_conf(["%s:%d" % (name, port)], extra="resolve_interval = 1;")) as d:
+            d.wait_line(r"forward to %s:%d: 127\.0\.0\.8:%d" % (re.escape(name), port, port))
+            c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            c.sendto(b"m 0", d.udp("in"))
+            eq(r8.recvfrom(100)[0], b"m 0")
+            start = len(d.lines)
+            with open("/etc/hosts", "w") as f:
+                f.write(hosts + "127.0.0.9\t%s\n" % name)
+            d.wait_line(r"forward to %s:%d: 127\.0\.0\.9:%d" % (re.escape(name), port, port),
+                        start, timeout=10)
+            c.sendto(b"m 1", d.udp("in"))
+            eq(r9.recvfrom(100)[0], b"m 1")
+            check(no_reply(r8, 0.2), "the old address gets nothing more")
+            eq(d.stats("in")["fwd.%s:%d.sent" % (name, port)], 2)
+            eq(d.stop(), 0)
+    finally:
+        with open("/etc/hosts", "w") as f:
+            f.write(hosts)
+
+
 def test_unresolved_name_skipped_others_served():
     if no_local_resolver():
         return "skip"

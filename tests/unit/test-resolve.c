@@ -1,10 +1,15 @@
 /*
- * test-resolve.c: host names resolved through the reactor (lookup threads
- * whose completions are delivered by eventfd): a name found, a name not found and
- * retried, a lookup abandoned while in flight, and the synchronous -t path.
+ * test-resolve.c: host names resolved through the reactor (getaddrinfo_a
+ * requests whose completions arrive as a real-time signal on the loop's
+ * signalfd): a name found, a name not found and retried, many names at
+ * once, lookups abandoned while in flight (the process outlives their
+ * signals), a callback freeing its own resolver, one loop per process,
+ * and the synchronous -t path.
  */
 #include <check.h>
+#include <errno.h>
 #include <netdb.h>
+#include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -89,13 +94,86 @@ START_TEST(test_async_failure_is_retried)
 }
 END_TEST
 
-START_TEST(test_free_while_in_flight)
+START_TEST(test_many_at_once)
+{
+	/* More than glibc's 20 helper threads; signals may merge. */
+	enum { N = 50 };
+	struct result res[N];
+	struct resolve *rs[N];
+	struct reactor *r;
+	int i, total = 0, spins;
+
+	memset(res, 0, sizeof(res));
+	ck_assert_int_eq(reactor_new(&r), 0);
+	for (i = 0; i < N; i++)
+		ck_assert_int_eq(resolve_new(r, i % 2 ? "localhost" : "127.0.0.1",
+		    (uint16_t)(1000 + i), 0, 60000, on_done, &res[i], &rs[i]), 0);
+	for (spins = 0; spins < 200 && total < N; spins++) {
+		ck_assert_int_ge(reactor_run_once(r, 100), 0);
+		for (total = 0, i = 0; i < N; i++)
+			total += res[i].calls;
+	}
+	for (i = 0; i < N; i++) {
+		ck_assert_int_eq(res[i].calls, 1);
+		ck_assert_int_eq(res[i].err, 0);
+		ck_assert(is_loopback(&res[i].a));
+		ck_assert_int_eq(ntohs(res[i].a.sa.sa_family == AF_INET ? res[i].a.in.sin_port :
+		    res[i].a.in6.sin6_port), 1000 + i);
+		resolve_free(rs[i]);
+	}
+	reactor_free(r);
+}
+END_TEST
+
+struct self_free {
+	struct resolve	*rs;
+	int		 calls;
+};
+
+static void
+on_done_free(void *userdata, int err, const union sockaddr_any *a, socklen_t len)
+{
+	struct self_free *sf = userdata;
+
+	(void)err;
+	(void)a;
+	(void)len;
+	sf->calls++;
+	sf->rs = resolve_free(sf->rs);
+}
+
+START_TEST(test_callback_frees_itself)
+{
+	struct self_free sf = { 0 };
+	struct result res = { 0 };
+	struct resolve *other = NULL;
+	struct reactor *r;
+	int i;
+
+	ck_assert_int_eq(reactor_new(&r), 0);
+	ck_assert_int_eq(resolve_new(r, "localhost", 9, 10, 10, on_done_free, &sf, &sf.rs), 0);
+	ck_assert_int_eq(resolve_new(r, "localhost", 9, 0, 1000, on_done, &res, &other), 0);
+	for (i = 0; i < 100 && (sf.calls == 0 || res.calls == 0); i++)
+		ck_assert_int_ge(reactor_run_once(r, 100), 0);
+	ck_assert_int_eq(sf.calls, 1);
+	ck_assert_ptr_null(sf.rs);
+	/* Its 10 ms re-lookup went with it. */
+	for (i = 0; i < 5; i++)
+		ck_assert_int_ge(reactor_run_once(r, 20), 0);
+	ck_assert_int_eq(sf.calls, 1);
+	resolve_free(other);
+	reactor_free(r);
+}
+END_TEST
+
+START_TEST(test_abandoned_lookups_end_quietly)
 {
 	struct result res = { 0 };
 	struct reactor *r;
 	struct resolve *rs = NULL;
 	int i;
 
+	/* Lookups freed in flight, then left running without user or loop. */
 	ck_assert_int_eq(reactor_new(&r), 0);
 	for (i = 0; i < 20; i++) {
 		ck_assert_int_eq(resolve_new(r, "localhost", 7, 0, 1000, on_done, &res, &rs), 0);
@@ -104,6 +182,35 @@ START_TEST(test_free_while_in_flight)
 	ck_assert_int_eq(reactor_run_once(r, 100), 0);
 	ck_assert_int_eq(res.calls, 0);
 	reactor_free(r);
+	/* A new loop resolves, and reaps the old requests on the way. */
+	ck_assert_int_eq(reactor_new(&r), 0);
+	ck_assert_int_eq(resolve_new(r, "localhost", 8, 0, 1000, on_done, &res, &rs), 0);
+	run_until(r, &res, 1);
+	ck_assert_int_eq(res.calls, 1);
+	ck_assert_int_eq(res.err, 0);
+	resolve_free(rs);
+	reactor_free(r);
+}
+END_TEST
+
+START_TEST(test_one_loop_per_process)
+{
+	struct result res = { 0 };
+	struct reactor *r1, *r2;
+	struct resolve *a = NULL, *b = NULL;
+
+	ck_assert_int_eq(reactor_new(&r1), 0);
+	ck_assert_int_eq(reactor_new(&r2), 0);
+	ck_assert_int_eq(resolve_new(r1, "localhost", 7, 0, 1000, on_done, &res, &a), 0);
+	ck_assert_int_eq(resolve_new(r2, "localhost", 7, 0, 1000, on_done, &res, &b), -EBUSY);
+	ck_assert_ptr_null(b);
+	resolve_free(a);
+	/* Free again once the first loop has no resolver left. */
+	ck_assert_int_eq(resolve_new(r2, "localhost", 7, 0, 1000, on_done, &res, &b), 0);
+	run_until(r2, &res, 1);
+	resolve_free(b);
+	reactor_free(r1);
+	reactor_free(r2);
 }
 END_TEST
 
@@ -132,7 +239,10 @@ main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_async_localhost);
 	tcase_add_test(tc, test_async_failure_is_retried);
-	tcase_add_test(tc, test_free_while_in_flight);
+	tcase_add_test(tc, test_many_at_once);
+	tcase_add_test(tc, test_callback_frees_itself);
+	tcase_add_test(tc, test_abandoned_lookups_end_quietly);
+	tcase_add_test(tc, test_one_loop_per_process);
 	tcase_add_test(tc, test_sync);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
