@@ -273,26 +273,17 @@ resolve_new(struct reactor *r, const char *host, uint16_t port, uint64_t interva
 	struct resolve *rs;
 	int rc;
 
-	rs = calloc(1, sizeof(*rs));
+	rs = malloc(sizeof(*rs));
 	if (rs == NULL)
 		return -ENOMEM;
-	rs->host = strdup(host);
-	if (rs->host == NULL) {
-		free(rs);
-		return -ENOMEM;
-	}
-	rc = gai_ref(r);
+	*rs = (struct resolve){ .reactor = r, .host = strdup(host), .port = port,
+	    .interval_ms = interval_ms, .retry_ms = retry_ms, .cb = cb, .userdata = userdata };
+	rc = rs->host == NULL ? -ENOMEM : gai_ref(r);
 	if (rc < 0) {
 		free(rs->host);
 		free(rs);
 		return rc;
 	}
-	rs->reactor = r;
-	rs->port = port;
-	rs->interval_ms = interval_ms;
-	rs->retry_ms = retry_ms;
-	rs->cb = cb;
-	rs->userdata = userdata;
 	rc = start_lookup(rs);
 	if (rc < 0) {
 		resolve_free(rs);
