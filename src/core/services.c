@@ -23,6 +23,13 @@ open_out(void *core, int family, const struct sock_conf *sc, handler_fn on_writa
 }
 
 static int
+open_leg(void *core, int family, const struct sock_conf *sc)
+{
+	(void)core;
+	return sock_out_socket(family, sc);
+}
+
+static int
 resolve(void *core, const char *host, uint16_t port, uint64_t interval_ms, uint64_t retry_ms,
     handler_resolved_fn cb, void *userdata, struct resolve **ret)
 {
@@ -160,6 +167,7 @@ services_of(struct reactor *r)
 		.want_write = sock_out_want_write,
 		.resolve = resolve,
 		.resolve_free = resolve_free,
+		.open_leg = open_leg,
 		.timer_add = timer_add,
 		.timer_del = timer_del,
 		.fdset_new = fdset_new,

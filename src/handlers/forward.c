@@ -740,15 +740,17 @@ static int
 leg_open(struct fwd *f, struct leg *l, struct target *t)
 {
 	static const struct sockaddr autobind = { .sa_family = AF_UNIX };
-	int family = t->addr.sa.sa_family, one = 1, r;
+	int family = t->addr.sa.sa_family, r;
 
 	l->t = t;
-	l->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (l->fd < 0)
-		return -errno;
-	if (family == AF_INET6 &&
-	    setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-		goto fail;
+	/* It carries the listener's outbound options, as a one-way target's socket does. */
+	l->fd = handler_open_leg(f->h, family);
+	if (l->fd < 0) {
+		r = l->fd;
+		l->fd = -1;
+		l->t = NULL;
+		return r;
+	}
 	/* A unix target answers to a name: the kernel picks an abstract one. */
 	if (family == AF_UNIX && bind(l->fd, &autobind, sizeof(sa_family_t)) < 0)
 		goto fail;

@@ -94,6 +94,14 @@ handler_open_out(const struct handler *h, int family, handler_fn on_writable, vo
 	return h->svc->open_out(h->svc->core, family, h->sock_conf, on_writable, userdata, ret);
 }
 
+int
+handler_open_leg(const struct handler *h, int family)
+{
+	if (h->svc == NULL)
+		return -EOPNOTSUPP;
+	return h->svc->open_leg(h->svc->core, family, h->sock_conf);
+}
+
 struct sock_out *
 handler_close_out(const struct handler *h, struct sock_out *o)
 {

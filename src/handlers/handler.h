@@ -55,6 +55,11 @@ struct handler_services {
 	int	(*open_out)(void *core, int family, const struct sock_conf *sc,
 		    handler_fn on_writable, void *userdata, struct sock_out **ret);
 	struct sock_out *(*close_out)(struct sock_out *o);
+	/*
+	 * A bare socket of family with sc's outbound options, for a session
+	 * leg that reads replies (watch it with an fd set). fd or -errno.
+	 */
+	int	(*open_leg)(void *core, int family, const struct sock_conf *sc);
 	/* Calls on_writable whenever the socket can take more (on), or stops. */
 	int	(*want_write)(struct sock_out *o, bool on);
 	/* Resolves host now and every interval_ms (retry_ms after a failure). */
@@ -181,6 +186,7 @@ struct handler	*handler_free(struct handler *h);
 int	handler_open_out(const struct handler *h, int family, handler_fn on_writable,
 	    void *userdata, struct sock_out **ret);
 struct sock_out *handler_close_out(const struct handler *h, struct sock_out *o);
+int	handler_open_leg(const struct handler *h, int family);
 int	handler_want_write(const struct handler *h, struct sock_out *o, bool on);
 int	handler_resolve(const struct handler *h, const char *host, uint16_t port,
 	    uint64_t interval_ms, uint64_t retry_ms, handler_resolved_fn cb, void *userdata,

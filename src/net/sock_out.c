@@ -31,16 +31,30 @@ struct sock_out {
 	void			*userdata;
 };
 
-static int
-apply(int fd, int family, const struct sock_conf *sc)
+int
+sock_out_socket(int family, const struct sock_conf *sc)
 {
-	int r;
+	int fd, r;
 
-	r = sockopt_apply_outbound(fd, family, sc);
-	/* Nothing is meant to arrive here: keep the receive buffer minimal. */
-	if (r == 0 && family != AF_UNIX)
+	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	r = family == AF_INET6 ? sockopt_set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1) : 0;
+	if (r == 0)
+		r = sockopt_apply_outbound(fd, family, sc);
+	if (r < 0) {
+		safe_close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Nothing is meant to arrive on a one-way socket: its receive buffer stays minimal. */
+static void
+one_way(int fd, int family)
+{
+	if (family != AF_UNIX)
 		(void)sockopt_set_int(fd, SOL_SOCKET, SO_RCVBUF, 1);
-	return r;
 }
 
 static void
@@ -78,19 +92,12 @@ sock_out_new(struct reactor *r, int family, const struct sock_conf *sc,
 	o->reactor = r;
 	o->on_writable = on_writable;
 	o->userdata = userdata;
-	o->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	o->fd = sock_out_socket(family, sc);
 	if (o->fd < 0) {
-		rc = -errno;
+		rc = o->fd;
 		goto fail;
 	}
-	if (family == AF_INET6) {
-		rc = sockopt_set_int(o->fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
-		if (rc < 0)
-			goto fail;
-	}
-	rc = apply(o->fd, family, sc);
-	if (rc < 0)
-		goto fail;
+	one_way(o->fd, family);
 	rc = reactor_add_fd(r, o->fd, REACTOR_IN, on_event, o, &o->watch);
 	if (rc < 0)
 		goto fail;
@@ -127,7 +134,12 @@ sock_out_fd(const struct sock_out *o)
 int
 sock_out_apply(struct sock_out *o, const struct sock_conf *sc)
 {
-	return apply(o->fd, o->family, sc);
+	int r;
+
+	r = sockopt_apply_outbound(o->fd, o->family, sc);
+	if (r == 0)
+		one_way(o->fd, o->family);
+	return r;
 }
 
 int

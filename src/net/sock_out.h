@@ -25,6 +25,13 @@ typedef void (*sock_out_fn)(void *userdata);
  */
 int	sock_out_new(struct reactor *r, int family, const struct sock_conf *sc,
 	    sock_out_fn on_writable, void *userdata, struct sock_out **ret);
+/*
+ * A bare non-blocking datagram socket of family with the options outbound
+ * sockets carry (sc's ttl, broadcast, multicast and send_buffer; udp6 is
+ * IPv6-only), not watched and with a normal receive buffer: a forward
+ * session's leg, which reads the replies. Returns the fd or -errno.
+ */
+int	sock_out_socket(int family, const struct sock_conf *sc);
 /* Stops watching and closes; accepts NULL; returns NULL. */
 struct sock_out	*sock_out_free(struct sock_out *o);
 int	sock_out_family(const struct sock_out *o);

@@ -1,5 +1,6 @@
 """Forward sessions (replies = true): dig through dgramd to a real dnsmasq
-with responses = 1; 200 concurrent clients each getting only their own
+with responses = 1; the listener's ttl on the session's socket; 200
+concurrent clients each getting only their own
 replies; a unix client bound to a path relayed to a UDP backend and back
 (an unbound one forwarded one-way and counted); a udp6 client to an IPv4
 target; replies from the exact address the client sent to; idle expiry;
@@ -266,6 +267,30 @@ def test_udp6_client_to_ipv4_target_and_exact_reply_address():
             eq(d.stop(), 0)
     finally:
         a.close()
+
+
+def test_legs_carry_the_listeners_ttl():
+    """A session's socket to the target carries the listener's ttl (as a
+    one-way target's socket does): the backend sees it on each request."""
+    b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    b.bind(("127.0.0.1", 0))
+    b.setsockopt(socket.IPPROTO_IP, getattr(socket, "IP_RECVTTL", 12), 1)  # Linux value
+    b.settimeout(5)
+    target = "127.0.0.1:%d" % b.getsockname()[1]
+    listener = 'type = "udp4"; address = "127.0.0.1"; port = 0; ttl = 7;'
+    with Dgramd(conf([target], listener=listener)) as d:
+        c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        c.settimeout(5)
+        for i in range(2):
+            c.sendto(b"t %d" % i, d.udp("in"))
+            data, anc, _, peer = b.recvmsg(100, socket.CMSG_SPACE(4))
+            eq(data, b"t %d" % i)
+            ttl = [int.from_bytes(v[:4], "little") for lvl, typ, v in anc
+                   if lvl == socket.IPPROTO_IP and typ == socket.IP_TTL]
+            eq(ttl, [7], "the leg's TTL")
+            b.sendto(b"r " + data, peer)
+            eq(c.recvfrom(100)[0], b"r t %d" % i)
+        eq(d.stop(), 0)
 
 
 def test_idle_expiry_closes_sessions_and_sockets():

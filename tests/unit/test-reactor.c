@@ -142,7 +142,7 @@ START_TEST(test_hooks_timers_signals)
 
 	ck_assert_int_eq(reactor_new(&c.r), 0);
 	ck_assert_int_eq(reactor_on_before_sleep(c.r, on_hook, &c), 0);
-	ck_assert_int_eq(reactor_add_signal(c.r, SIGUSR1, on_signal, &c), 0);
+	ck_assert_int_eq(reactor_add_signal(c.r, SIGUSR1, on_signal, &c, NULL), 0);
 	ck_assert_int_eq(reactor_run_once(c.r, 0), 0);
 	ck_assert_int_eq(c.hooks, 1);
 	ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
@@ -156,6 +156,27 @@ START_TEST(test_hooks_timers_signals)
 	c.hooks = 0;
 	(void)reactor_run_once(c.r, 0);
 	ck_assert_int_eq(c.hooks, 0);
+	reactor_free(c.r);
+}
+END_TEST
+
+START_TEST(test_signal_deleted_stays_blocked)
+{
+	struct counts c = { 0 };
+	struct reactor_watch *w = NULL;
+
+	ck_assert_int_eq(reactor_new(&c.r), 0);
+	ck_assert_int_eq(reactor_add_signal(c.r, SIGUSR1, on_signal, &c, &w), 0);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_ptr_null(reactor_del_signal(c.r, w));
+	/* Not delivered, and still blocked: it waits instead of killing us. */
+	ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+	ck_assert_int_eq(reactor_run_once(c.r, 50), 0);
+	ck_assert_int_eq(c.signals, 0);
+	/* A new watcher gets the pending one. */
+	ck_assert_int_eq(reactor_add_signal(c.r, SIGUSR1, on_signal, &c, &w), 0);
+	ck_assert_int_eq(reactor_run_once(c.r, 1000), 1);
+	ck_assert_int_eq(c.signals, 1);
 	reactor_free(c.r);
 }
 END_TEST
@@ -190,6 +211,7 @@ main(void)
 	tcase_add_test(tc, test_delete_self_and_other_in_callback);
 	tcase_add_test(tc, test_hooks_timers_signals);
 	tcase_add_test(tc, test_timer_deletes_itself);
+	tcase_add_test(tc, test_signal_deleted_stays_blocked);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
