@@ -17,7 +17,11 @@ FORMATS = ["raw", "json", "syslog"]
 
 
 def conf(tmp, fmt, extra):
+    # A receive buffer that holds the whole stream: a busy machine (a
+    # sanitizer build, parallel jobs) may pause dgramd longer than the
+    # default buffer lasts, and the test is about reloads, not about that.
     socks = ['{ name = "in"; type = "udp4"; address = "127.0.0.1"; port = 0;\n'
+             '    recv_buffer = 16777216;\n'
              '    handlers = ( { type = "log"; file = "%s/out.log"; format = "%s"; } ); }'
              % (tmp, fmt)]
     if extra:
