@@ -189,8 +189,8 @@ bind_fresh(const struct sock_conf *c, struct dg_socket **ret, char *err, size_t 
 }
 
 /*
- * Adopts a's fd for c if it fits c loosely; otherwise err names what the
- * fd is and what c declares. The fd stays a's either way.
+ * Adopts a's fd for c if it fits c loosely, and marks a used; otherwise
+ * err names what the fd is and what c declares, and a stays unused.
  */
 static int
 adopt(const struct sock_conf *c, struct activation_fd *a, struct dg_socket **ret, char *err,

@@ -37,6 +37,7 @@ enum listen_origin {
  * LISTEN_FITS.
  */
 int	listen_fits(const struct sock_conf *c, int fd, enum listen_origin from, const char **why);
+
 /*
  * What listen_open did; a negative value is -errno. A misfit of a socket
  * unit's socket is a config error, which no errno stands for.
