@@ -84,29 +84,22 @@ print_listening(const struct dg_socket *s)
 
 /* --- sockets passed by systemd ---------------------------------------------- */
 
-/* The spare systemd fd named name, taken out of the spare list, or -1. */
-static int
-take_spare(struct daemon *d, const char *name)
+/*
+ * Lets go of a socket that is not part of a running set (a failed build,
+ * or the end): a socket unit's stays open for systemd and a later reload,
+ * and one in the fd store keeps its file for the next start.
+ */
+static struct dg_socket *
+release_socket(struct daemon *d, struct dg_socket *s)
 {
-	size_t i;
-
-	for (i = 0; i < d->n_spare; i++) {
-		if (!d->spare[i].used && strcmp(d->spare[i].name, name) == 0) {
-			d->spare[i].used = true;
-			return d->spare[i].fd;
-		}
-	}
-	return -1;
-}
-
-static void
-give_back_spare(struct daemon *d, int fd)
-{
-	size_t i;
-
-	for (i = 0; i < d->n_spare; i++)
-		if (d->spare[i].fd == fd)
-			d->spare[i].used = false;
+	if (s == NULL)
+		return NULL;
+	if (fdstore_holds(d->fdstore, s->fd))
+		s->created_path = false;
+	if (!s->adopted)
+		return sock_close(s);
+	listen_give_back(d->spare, d->n_spare, s->fd);
+	return sock_forget(s);
 }
 
 /* --- building a set of sockets ---------------------------------------------- */
@@ -141,14 +134,14 @@ enum { SET_MISFIT = 1 };
 /*
  * Opens (or adopts) the sockets of c that are not running yet. kept[i]
  * gets the running slot reused for c->socks[i], or NULL. On failure every
- * socket opened here is closed again.
+ * socket opened here is let go again.
  */
 static int
 open_new(struct daemon *d, const struct conf *c, struct slot **kept, struct dg_socket **opened)
 {
-	const char *what = "open";
+	char err[LISTEN_ERR_MAX];
 	size_t i;
-	int fd, r = 0;
+	int r;
 
 	for (i = 0; i < c->n_socks; i++) {
 		const struct sock_conf *sc = &c->socks[i];
@@ -156,55 +149,22 @@ open_new(struct daemon *d, const struct conf *c, struct slot **kept, struct dg_s
 		kept[i] = find_running(d, sc);
 		if (kept[i] != NULL)
 			continue;
-		fd = take_spare(d, sc->name);
-		if (fd >= 0) {
-			const char *why;
-
-			r = listen_fits(sc, fd, LISTEN_FROM_UNIT, &why);
-			if (r == LISTEN_FITS)
-				r = sock_adopt(sc, fd, &opened[i]);
-			if (r != 0) {
-				char got[ADDR_STRLEN + 32], want[ADDR_STRLEN];
-
-				give_back_spare(d, fd);
-				passed_fd_describe(fd, got, sizeof(got));
-				log_error_errno(r, "%s: %s: socket passed by systemd (fd %d) does not "
-				    "match the config: it is %s, the config declares %s %s%s%s",
-				    c->file, sc->name, fd, got, sock_type_to_string(sc->type),
-				    sc->type == SOCK_T_UNIX ? sc->path :
-				    addr_format(&sc->addr.sa, sc->addr_len, want, sizeof(want)),
-				    r == LISTEN_MISFIT ? "" : ": ", r == LISTEN_MISFIT ? "" : strerror(-r));
-				r = r == LISTEN_MISFIT ? SET_MISFIT : r;
-				goto fail;
-			}
-			continue;
-		}
-		r = sock_open(sc, &opened[i], &what);
-		if (r < 0) {
-			char a[ADDR_STRLEN];
-
-			if (r == -ENOTSOCK)
-				log_error("%s: %s: %s exists and is not a socket; "
-				    "not touching it", c->file, sc->name, sc->path);
-			else if (r == -EADDRINUSE && sc->type == SOCK_T_UNIX)
-				log_error("%s: %s: %s is in use: another process receives on it; "
-				    "not touching it", c->file, sc->name, sc->path);
-			else
-				log_error_errno(r, "%s: %s: %s %s: %m", c->file, sc->name, what,
-				    addr_format(&sc->addr.sa, sc->addr_len, a, sizeof(a)));
+		r = listen_open(sc, d->spare, d->n_spare, &opened[i], err, sizeof(err));
+		if (r < 0 || r == LISTEN_OPEN_MISFIT) {
+			log_error("%s: %s: %s", c->file, sc->name, err);
+			r = r < 0 ? r : SET_MISFIT;
 			goto fail;
+		}
+		if (r == LISTEN_OPEN_STORE) {
+			/* In the store already: not stored again. */
+			(void)fdstore_note(d->fdstore, sc->name, opened[i]->fd);
+			log_info("%s: taken back from systemd's fd store", sc->name);
 		}
 	}
 	return 0;
 fail:
-	for (i = 0; i < c->n_socks; i++) {
-		if (opened[i] != NULL && opened[i]->adopted) {
-			give_back_spare(d, opened[i]->fd);
-			opened[i] = sock_forget(opened[i]);
-		} else {
-			opened[i] = sock_close(opened[i]);
-		}
-	}
+	for (i = 0; i < c->n_socks; i++)
+		opened[i] = release_socket(d, opened[i]);
 	return r;
 }
 
@@ -493,79 +453,46 @@ setup_timers(struct daemon *d)
 	return 0;
 }
 
+/* Whether a socket unit passes a socket named name. */
+static bool
+unit_passes(const struct daemon *d, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_spare; i++)
+		if (!d->spare[i].stored && strcmp(d->spare[i].name, name) == 0)
+			return true;
+	return false;
+}
+
 /*
- * Checks the fds systemd passed against the config. One from a socket unit
- * that no config socket claims is a config error (EXIT_CONFIG). One from
- * dgramd's own fd store that no longer fits (the config changed between
- * two runs) is closed and removed from the store, with a notice.
+ * Checks the names of the fds systemd passed against the config. One from
+ * a socket unit that no config socket claims is a config error
+ * (EXIT_CONFIG). One from dgramd's own fd store that no config socket can
+ * take back (the config changed between two runs) is dropped; whether a
+ * stored socket still fits its config socket is listen_open's to check.
  */
 static int
 check_passed_fds(struct daemon *d)
 {
-	const struct sock_conf *sc;
-	const char *why;
-	size_t i, j;
+	size_t i;
 	int code = 0;
 
 	for (i = 0; i < d->n_spare; i++) {
 		struct activation_fd *a = &d->spare[i];
+		bool configured = conf_find_sock(d->conf, a->name) != NULL;
 
-		sc = conf_find_sock(d->conf, a->name);
-		if (!a->stored) {
-			if (sc != NULL)
-				continue;
+		if (!a->stored && !configured) {
 			log_error("%s: systemd passed socket \"%s\" (fd %d), but no socket "
 			    "of that name is configured", d->file, a->name, a->fd);
 			code = EXIT_CONFIG;
-			continue;
+		} else if (a->stored && !configured) {
+			listen_drop_stored(a, "no socket of that name is configured");
+		} else if (a->stored && unit_passes(d, a->name)) {
+			listen_drop_stored(a, "a socket unit passes that name too");
 		}
-		why = "no socket of that name is configured";
-		for (j = 0; j < d->n_spare && sc != NULL; j++)
-			if (j != i && !d->spare[j].stored && strcmp(d->spare[j].name, a->name) == 0) {
-				why = "a socket unit passes that name too";
-				sc = NULL;
-			}
-		if (sc != NULL && listen_fits(sc, a->fd, LISTEN_FROM_STORE, &why) == LISTEN_FITS)
-			continue;
-		log_notice("%s: dropping the socket kept in systemd's fd store: %s",
-		    a->name, why);
-		activation_fdstore_remove(a->name);
-		a->fd = safe_close(a->fd);
-		a->used = true;
 	}
 	return code;
-}
-
-/*
- * The sockets taken back from the fd store were bound by dgramd: they are
- * its own again (closed and unlinked when the config drops them), not
- * adopted ones, and they are in the store already.
- */
-static void
-own_stored(struct daemon *d, const struct conf *c, struct dg_socket **opened)
-{
-	const struct sock_conf *sc;
-	size_t i, j;
-
-	for (i = 0; i < c->n_socks; i++) {
-		if (opened[i] == NULL || !opened[i]->adopted)
-			continue;
-		for (j = 0; j < d->n_spare; j++) {
-			if (!d->spare[j].stored || d->spare[j].fd != opened[i]->fd)
-				continue;
-			sc = &c->socks[i];
-			opened[i]->adopted = false;
-			if (sc->type == SOCK_T_UNIX && sc->path[0] != '@') {
-				opened[i]->path = strdup(sc->path);
-				opened[i]->created_path = opened[i]->path != NULL;
-				if (sc->mode >= 0)
-					(void)chmod(sc->path, (mode_t)sc->mode);
-			}
-			(void)fdstore_note(d->fdstore, sc->name, opened[i]->fd);
-			log_info("%s: taken back from systemd's fd store", sc->name);
-			d->spare[j].fd = -1;
-		}
-	}
 }
 
 /*
@@ -721,7 +648,6 @@ build_set(struct daemon *d, const struct conf *c, struct sock_set *set)
 	r = open_new(d, c, set->kept, set->opened);
 	if (r != 0)
 		return r;
-	own_stored(d, c, set->opened);
 	r = update_kept(c, set->kept);
 	if (r == 0) {
 		r = build_routes(d, c, set->kept, set->opened, set->slots);
@@ -730,8 +656,7 @@ build_set(struct daemon *d, const struct conf *c, struct sock_set *set)
 	}
 	if (r < 0)
 		for (i = 0; i < c->n_socks; i++)
-			set->opened[i] = set->opened[i] != NULL && set->opened[i]->adopted ?
-			    sock_forget(set->opened[i]) : sock_close(set->opened[i]);
+			set->opened[i] = release_socket(d, set->opened[i]);
 	return r;
 }
 
@@ -863,7 +788,7 @@ daemon_reload(struct daemon *d)
 		if (reused)
 			continue;
 		if (d->slots[i].sock->adopted) {
-			give_back_spare(d, d->slots[i].sock->fd);
+			listen_give_back(d->spare, d->n_spare, d->slots[i].sock->fd);
 			d->slots[i].sock = sock_forget(d->slots[i].sock);
 		} else {
 			log_info("closed %s", d->slots[i].sock->name);
@@ -942,13 +867,9 @@ daemon_free(struct daemon *d)
 		activation_notify("STOPPING=1");
 	d->control = control_free(d->control);
 	for (i = 0; i < d->n_slots; i++) {
-		/* A socket in the fd store lives on: keep its file for the next start. */
-		if (d->slots[i].sock != NULL && fdstore_holds(d->fdstore, d->slots[i].sock->fd))
-			d->slots[i].sock->created_path = false;
 		route_flush(d->slots[i].route);
 		d->slots[i].route = route_free(d->slots[i].route);
-		d->slots[i].sock = d->slots[i].sock != NULL && d->slots[i].sock->adopted ?
-		    sock_forget(d->slots[i].sock) : sock_close(d->slots[i].sock);
+		d->slots[i].sock = release_socket(d, d->slots[i].sock);
 	}
 	free(d->slots);
 	activation_fds_free(d->spare, d->n_spare, false);

@@ -1,19 +1,25 @@
 /*
- * listen.c: the one check of a passed socket against its config socket,
- * for sockets from systemd socket units and from dgramd's own fd store.
+ * listen.c: adopt-or-bind for one config socket, and the one check of a
+ * passed socket against its config socket, for sockets from systemd socket
+ * units and from dgramd's own fd store.
  */
 
 #include <errno.h>
 #include <string.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "activation.h"
 #include "addr.h"
 #include "conf.h"
 #include "listen.h"
+#include "log.h"
+#include "sock.h"
+#include "util.h"
 
 static int
 getopt_int(int fd, int level, int name, int *v)
@@ -127,4 +133,127 @@ passed_fd_describe(int fd, char *buf, size_t size)
 	}
 	snprintf(buf, size, "%s %s", domain == AF_INET ? "udp4" : domain == AF_INET6 ? "udp6" :
 	    "unix_dgram", addr_format(&a.sa, alen, text, sizeof(text)));
+}
+
+/* The first fd passed under name that no socket uses yet, or NULL. */
+static struct activation_fd *
+find_passed(struct activation_fd *fds, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!fds[i].used && strcmp(fds[i].name, name) == 0)
+			return &fds[i];
+	return NULL;
+}
+
+void
+listen_give_back(struct activation_fd *fds, size_t n_fds, int fd)
+{
+	size_t i;
+
+	for (i = 0; i < n_fds; i++)
+		if (fds[i].fd == fd)
+			fds[i].used = false;
+}
+
+void
+listen_drop_stored(struct activation_fd *a, const char *why)
+{
+	log_notice("%s: dropping the socket kept in systemd's fd store: %s", a->name, why);
+	activation_fdstore_remove(a->name);
+	a->fd = safe_close(a->fd);
+	a->used = true;
+}
+
+/* Binds c afresh; on failure err says which step failed on what. */
+static int
+bind_fresh(const struct sock_conf *c, struct dg_socket **ret, char *err, size_t size)
+{
+	const char *what = "open";
+	char a[ADDR_STRLEN];
+	int r;
+
+	r = sock_open(c, ret, &what);
+	if (r == 0)
+		return LISTEN_OPEN_BOUND;
+	if (r == -ENOTSOCK && c->type == SOCK_T_UNIX)
+		snprintf(err, size, "%s exists and is not a socket; not touching it", c->path);
+	else if (r == -EADDRINUSE && c->type == SOCK_T_UNIX)
+		snprintf(err, size, "%s is in use: another process receives on it; "
+		    "not touching it", c->path);
+	else
+		snprintf(err, size, "%s %s: %s", what,
+		    addr_format(&c->addr.sa, c->addr_len, a, sizeof(a)), strerror(-r));
+	return r;
+}
+
+/*
+ * Adopts a's fd for c if it fits c loosely, and marks a used; otherwise
+ * err names what the fd is and what c declares, and a stays unused.
+ */
+static int
+adopt(const struct sock_conf *c, struct activation_fd *a, struct dg_socket **ret, char *err,
+    size_t size)
+{
+	char got[ADDR_STRLEN + 32], want[ADDR_STRLEN];
+	const char *why;
+	int r;
+
+	r = listen_fits(c, a->fd, LISTEN_FROM_UNIT, &why);
+	if (r == LISTEN_FITS)
+		r = sock_adopt(c, a->fd, ret);
+	if (r == 0) {
+		a->used = true;
+		return LISTEN_OPEN_UNIT;
+	}
+	passed_fd_describe(a->fd, got, sizeof(got));
+	snprintf(err, size, "socket passed by systemd (fd %d) does not match the config: "
+	    "it is %s, the config declares %s %s%s%s", a->fd, got, sock_type_to_string(c->type),
+	    c->type == SOCK_T_UNIX ? c->path :
+	    addr_format(&c->addr.sa, c->addr_len, want, sizeof(want)),
+	    r == LISTEN_MISFIT ? "" : ": ", r == LISTEN_MISFIT ? "" : strerror(-r));
+	return r == LISTEN_MISFIT ? LISTEN_OPEN_MISFIT : r;
+}
+
+/*
+ * A socket taken back from the fd store was bound by dgramd from this
+ * config: it is dgramd's own again, so its unix file is removed with it
+ * and takes c's mode.
+ */
+static void
+own(struct dg_socket *s, const struct sock_conf *c)
+{
+	s->adopted = false;
+	if (c->type != SOCK_T_UNIX || c->path[0] == '@')
+		return;
+	s->path = strdup(c->path);
+	s->created_path = s->path != NULL;
+	if (c->mode >= 0)
+		(void)chmod(c->path, (mode_t)c->mode);
+}
+
+int
+listen_open(const struct sock_conf *c, struct activation_fd *fds, size_t n_fds,
+    struct dg_socket **ret, char *err, size_t err_size)
+{
+	struct activation_fd *a;
+	const char *why;
+	int r;
+
+	a = find_passed(fds, n_fds, c->name);
+	/* A stored socket that no longer fits is not used: it would keep c from binding. */
+	if (a != NULL && a->stored &&
+	    listen_fits(c, a->fd, LISTEN_FROM_STORE, &why) != LISTEN_FITS) {
+		listen_drop_stored(a, why);
+		a = NULL;
+	}
+	if (a == NULL)
+		return bind_fresh(c, ret, err, err_size);
+	r = adopt(c, a, ret, err, err_size);
+	if (r != LISTEN_OPEN_UNIT || !a->stored)
+		return r;
+	own(*ret, c);
+	a->fd = -1;
+	return LISTEN_OPEN_STORE;
 }

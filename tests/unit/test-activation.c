@@ -14,30 +14,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "activation.h"
-
-/*
- * fds 3 and 4 may be the test framework's own: the fd-passing cases run in
- * a child of their own, which reports the number of the first check that
- * failed as its exit status (0 = all passed).
- */
-static int
-in_child(int (*fn)(void))
-{
-	int status;
-	pid_t pid;
-
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0)
-		_exit(fn());
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status));
-	return WEXITSTATUS(status);
-}
+#include "in_child.h"
 
 /* A fresh datagram socket at fds 3 and 4, and LISTEN_* naming them. */
 static int
