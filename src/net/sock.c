@@ -53,6 +53,7 @@ struct recv_area {
 	union sockaddr_any	*names;
 	uint8_t			*ctrl;
 	struct slot_info	*info;
+	struct dgram		*dg;		/* what dispatch gets, one per slot */
 };
 
 struct recv_area *
@@ -66,6 +67,7 @@ sock_area_free(struct recv_area *a)
 	free(a->names);
 	free(a->ctrl);
 	free(a->info);
+	free(a->dg);
 	free(a);
 	return NULL;
 }
@@ -89,8 +91,9 @@ sock_area_new(unsigned batch, size_t max_size, struct recv_area **ret)
 	a->names = calloc(batch, sizeof(*a->names));
 	a->ctrl = calloc(batch, RECV_CTRL);
 	a->info = calloc(batch, sizeof(*a->info));
+	a->dg = malloc((size_t)batch * sizeof(*a->dg));
 	if (a->bufs == NULL || a->msgs == NULL || a->iov == NULL || a->names == NULL ||
-	    a->ctrl == NULL || a->info == NULL) {
+	    a->ctrl == NULL || a->info == NULL || a->dg == NULL) {
 		sock_area_free(a);
 		return -ENOMEM;
 	}
@@ -541,10 +544,9 @@ on_readable(struct reactor_watch *w, int fd, uint32_t events, void *userdata)
 {
 	struct dg_socket *s = userdata;
 	struct recv_area *a = s->area;
-	const struct ucred *cred;
 	struct timespec now;
-	struct dgram d;
-	unsigned i;
+	uint64_t bytes = 0;
+	unsigned i, k;
 	int n;
 
 	(void)w;
@@ -577,34 +579,45 @@ on_readable(struct reactor_watch *w, int fd, uint32_t events, void *userdata)
 		s->drops_sec = now.tv_sec;
 		s->stats.kernel_drops = kernel_drops(s, s->stats.kernel_drops);
 	}
-	for (i = 0; i < (unsigned)n; i++) {
+	s->stats.received += (unsigned)n;
+	for (i = k = 0; i < (unsigned)n; i++) {
 		struct msghdr *mh = &a->msgs[i].msg_hdr;
 		size_t len = a->msgs[i].msg_len;
+		struct dgram *d = &a->dg[k];
+		const struct ucred *cred = NULL;
+		const void *local = NULL;
 
-		s->stats.received++;
-		s->stats.bytes += len;
-		read_cmsgs(mh, &a->info[i], &cred);
+		bytes += len;
+		/* The kernel says how much control it wrote: usually none. */
+		if (mh->msg_controllen > 0) {
+			read_cmsgs(mh, &a->info[i], &cred);
+			if (a->info[i].family != 0)
+				local = &a->info[i];
+		}
 		if ((mh->msg_flags & MSG_TRUNC) || len > s->max_size) {
 			s->stats.truncated++;
 			continue;
 		}
-		d.data = a->iov[i].iov_base;
-		d.len = len;
+		d->data = a->iov[i].iov_base;
+		d->len = len;
 		/* An unbound unix sender has no address (msg_namelen 0 or just the family). */
 		if (mh->msg_namelen == 0 || (a->names[i].sa.sa_family == AF_UNIX &&
 		    mh->msg_namelen <= offsetof(struct sockaddr_un, sun_path))) {
-			d.peer = NULL;
-			d.peer_len = 0;
+			d->peer = NULL;
+			d->peer_len = 0;
 		} else {
-			d.peer = &a->names[i].sa;
-			d.peer_len = mh->msg_namelen;
+			d->peer = &a->names[i].sa;
+			d->peer_len = mh->msg_namelen;
 		}
-		d.cred = cred;
-		d.rtime = &now;
-		d.sock = s;
-		d.local = a->info[i].family != 0 ? &a->info[i] : NULL;
-		s->dispatch(s->userdata, &d);
+		d->cred = cred;
+		d->rtime = &now;
+		d->sock = s;
+		d->local = local;
+		k++;
 	}
+	s->stats.bytes += bytes;
+	if (k > 0)
+		s->dispatch(s->userdata, a->dg, k);
 	txq_flush(s->txq);
 	if (s->batch_end != NULL)
 		s->batch_end(s->userdata);

@@ -45,8 +45,11 @@ struct recv_area *sock_area_free(struct recv_area *a);
 unsigned	sock_area_batch(const struct recv_area *a);
 size_t		sock_area_max_size(const struct recv_area *a);
 
-/* Called for each datagram received; d is lent for this call. */
-typedef void (*sock_dispatch_fn)(void *userdata, const struct dgram *d);
+/*
+ * Called once per receive batch with its datagrams d[0..n), in arrival
+ * order (truncated ones left out, n >= 1); d is lent for this call.
+ */
+typedef void (*sock_dispatch_fn)(void *userdata, const struct dgram *d, unsigned n);
 /* Called after each receive batch (d->data of the batch stay valid until then). */
 typedef void (*sock_batch_end_fn)(void *userdata);
 

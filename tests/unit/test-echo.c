@@ -32,11 +32,13 @@ struct rig {
 };
 
 static void
-dispatch(void *userdata, const struct dgram *d)
+dispatch(void *userdata, const struct dgram *d, unsigned n)
 {
 	struct handler *h = userdata;
+	unsigned i;
 
-	(void)h->ops->handle(h, d);
+	for (i = 0; i < n; i++)
+		(void)h->ops->handle(h, &d[i]);
 }
 
 static void
