@@ -550,8 +550,10 @@ read_batch(struct dg_socket *s, int fd)
 {
 	struct recv_area *a = s->area;
 	struct timespec now;
+	struct dgram *d;
 	uint64_t bytes = 0;
-	unsigned i, k;
+	socklen_t no_name;
+	unsigned i;
 	int n;
 
 	/*
@@ -579,10 +581,12 @@ read_batch(struct dg_socket *s, int fd)
 		s->stats.kernel_drops = kernel_drops(s, s->stats.kernel_drops);
 	}
 	s->stats.received += (unsigned)n;
-	for (i = k = 0; i < (unsigned)n; i++) {
+	/* Who has no address: a UDP sender always has one, a unix one bound to no name not. */
+	no_name = s->type == SOCK_T_UNIX ? offsetof(struct sockaddr_un, sun_path) : 0;
+	d = a->dg;
+	for (i = 0; i < (unsigned)n; i++) {
 		struct msghdr *mh = &a->msgs[i].msg_hdr;
 		size_t len = a->msgs[i].msg_len;
-		struct dgram *d = &a->dg[k];
 		const struct ucred *cred = NULL;
 		const void *local = NULL;
 
@@ -600,23 +604,22 @@ read_batch(struct dg_socket *s, int fd)
 		d->data = a->iov[i].iov_base;
 		d->len = len;
 		/* An unbound unix sender has no address (msg_namelen 0 or just the family). */
-		if (mh->msg_namelen == 0 || (a->names[i].sa.sa_family == AF_UNIX &&
-		    mh->msg_namelen <= offsetof(struct sockaddr_un, sun_path))) {
-			d->peer = NULL;
-			d->peer_len = 0;
-		} else {
+		if (mh->msg_namelen > no_name) {
 			d->peer = &a->names[i].sa;
 			d->peer_len = mh->msg_namelen;
+		} else {
+			d->peer = NULL;
+			d->peer_len = 0;
 		}
 		d->cred = cred;
 		d->rtime = &now;
 		d->sock = s;
 		d->local = local;
-		k++;
+		d++;
 	}
 	s->stats.bytes += bytes;
-	if (k > 0)
-		s->dispatch(s->userdata, a->dg, k);
+	if (d > a->dg)
+		s->dispatch(s->userdata, a->dg, (unsigned)(d - a->dg));
 	txq_flush(s->txq);
 	if (s->batch_end != NULL)
 		s->batch_end(s->userdata);
