@@ -34,6 +34,8 @@
 			 CMSG_SPACE(16 * sizeof(int)))
 /* Full receive batches read from one socket in one wakeup at most (on_readable). */
 #define SOCK_TURN_BATCHES	4
+/* Full wakeups that do not read again after reading again found nothing. */
+#define SOCK_AGAIN_BACKOFF	32
 /* Control space per reply: one pktinfo. */
 #define REPLY_CTRL	CMSG_SPACE(sizeof(struct in6_pktinfo))
 /* What the control messages of one datagram said. */
@@ -630,20 +632,32 @@ read_batch(struct dg_socket *s, int fd)
  * A batch per turn of the loop, which level-triggered epoll brings back
  * for the rest; but a socket that filled its batch is read again at
  * once, up to SOCK_TURN_BATCHES in all, while nothing else is ready.
+ * A full batch is no proof of more: when reading again finds nothing,
+ * the next SOCK_AGAIN_BACKOFF full wakeups do not try.
  */
 static void
 on_readable(struct reactor_watch *w, int fd, uint32_t events, void *userdata)
 {
 	struct dg_socket *s = userdata;
-	unsigned turn;
+	unsigned turn, n;
 
 	if (events & REACTOR_OUT)
 		txq_drain(s->txq);
 	if (!(events & (REACTOR_IN | REACTOR_ERR)))
 		return;
-	for (turn = 1; read_batch(s, fd) == s->area->batch && turn < SOCK_TURN_BATCHES; turn++)
-		if (!reactor_may_continue(s->reactor, w))
-			break;
+	if (read_batch(s, fd) < s->area->batch)
+		return;
+	if (s->again_skip > 0) {
+		s->again_skip--;
+		return;
+	}
+	for (turn = 1; turn < SOCK_TURN_BATCHES && reactor_may_continue(s->reactor, w); turn++) {
+		n = read_batch(s, fd);
+		if (n == 0)
+			s->again_skip = SOCK_AGAIN_BACKOFF;
+		if (n < s->area->batch)
+			return;
+	}
 }
 
 /* The socket's txq, sized to the receive batch (one reply per datagram). */

@@ -68,6 +68,7 @@ struct dg_socket {
 	uint32_t		 max_size;
 	struct dg_stats		 stats;
 	time_t			 drops_sec;	/* second kernel_drops was last read */
+	unsigned		 again_skip;	/* full wakeups not to read again (on_readable) */
 	struct reactor		*reactor;
 	struct reactor_watch	*watch;
 	struct recv_area	*area;
