@@ -354,6 +354,22 @@ reactor_del_before_sleep(struct reactor *r, reactor_fn cb, void *userdata)
 	}
 }
 
+bool
+reactor_may_continue(struct reactor *r, const struct reactor_watch *w)
+{
+	const struct reactor_watch *o;
+	int code;
+
+	/* What the last epoll_wait found ready is pending; so is an exit. */
+	if (sd_event_get_exit_code(r->event, &code) >= 0)
+		return false;
+	for (o = r->watches; o != NULL; o = o->next)
+		if (o != w && sd_event_source_get_pending(o->src) > 0)
+			return false;
+	(void)run_hooks(NULL, r);
+	return true;
+}
+
 int
 reactor_run_once(struct reactor *r, int timeout_ms)
 {

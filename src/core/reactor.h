@@ -70,6 +70,16 @@ int	reactor_on_before_sleep(struct reactor *r, reactor_fn cb, void *userdata);
 void	reactor_del_before_sleep(struct reactor *r, reactor_fn cb, void *userdata);
 
 /*
+ * For the callback of watcher w when it has more work at hand (a socket
+ * that filled its receive batch): true when no other watcher, signal or
+ * timer is known to be ready and the loop is not stopping; the
+ * before-sleep hooks have then run, as at the start of a new turn, and
+ * the callback may go on without one (and without its epoll_wait).
+ * False: return, so that the others get their turn.
+ */
+bool	reactor_may_continue(struct reactor *r, const struct reactor_watch *w);
+
+/*
  * Runs one turn: the before-sleep hooks, a wait of at most timeout_ms
  * (-1 = forever), then one ready watcher, signal or timer is dispatched.
  * Returns 1 when something was dispatched, 0 when nothing was, or -errno.

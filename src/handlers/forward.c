@@ -1082,6 +1082,32 @@ fwd_handle(struct handler *h, const struct dgram *d)
 	}
 }
 
+/*
+ * A whole receive batch, to all targets without sessions: each target
+ * takes the batch in order. Other modes go one by one (fwd_handle).
+ */
+static bool
+fwd_handle_batch(struct handler *h, const struct dgram *d, unsigned n)
+{
+	struct fwd *f = h->state;
+	unsigned i;
+	size_t k;
+
+	if (f->conf->replies || f->conf->mode != FWD_ALL)
+		return false;
+	for (k = 0; k < f->n; k++) {
+		struct target *t = &f->t[k];
+
+		if (!t->resolved) {
+			count_dropped(t, n);
+			continue;
+		}
+		for (i = 0; i < n; i++)
+			txq_add(t->txq, d[i].data, d[i].len, NULL, 0, NULL, 0);
+	}
+	return true;
+}
+
 static void
 fwd_end_batch(struct handler *h)
 {
@@ -1514,6 +1540,7 @@ const struct handler_ops forward_handler_ops = {
 	.start = fwd_start,
 	.wants_cred = fwd_wants_cred,
 	.handle = fwd_handle,
+	.handle_batch = fwd_handle_batch,
 	.end_batch = fwd_end_batch,
 	.stats = fwd_stats,
 	.sessions = fwd_sessions,

@@ -153,6 +153,13 @@ struct handler_ops {
 	bool	(*wants_cred)(const void *conf);
 	/* Handles one datagram; returns 0 or -errno (counted, never fatal). */
 	int	(*handle)(struct handler *h, const struct dgram *d);
+	/*
+	 * Optional: handles d[0..n) as n handle() calls in order would, none
+	 * failing, and returns true; or returns false having done nothing,
+	 * and gets them one by one. The socket's route offers whole batches
+	 * when this is its only handler and nothing filters.
+	 */
+	bool	(*handle_batch)(struct handler *h, const struct dgram *d, unsigned n);
 	/* Optional: the end of one receive batch (send what handle() queued). */
 	void	(*end_batch)(struct handler *h);
 	/* Optional: before the reactor sleeps (write buffered output). */

@@ -167,6 +167,13 @@ route_new(const struct sock_conf *sc, struct dg_socket *sock, struct reactor *r,
 			goto fail;
 		rt->n_handlers++;
 	}
+	/*
+	 * One handler that takes whole batches, and no allow list or rate
+	 * limit to pass each datagram through first: it gets the batch.
+	 */
+	if (rt->n_handlers == 1 && rt->handlers[0]->ops->handle_batch != NULL && !sc->has_allow &&
+	    sc->allow_uids == NULL && sc->allow_gids == NULL && rt->rl == NULL)
+		rt->batch_h = rt->handlers[0];
 	*ret = rt;
 	return 0;
 fail:
@@ -255,10 +262,9 @@ within_limit(struct route *rt, const struct dgram *d)
 	}
 }
 
-void
-route_dispatch(void *route, const struct dgram *d)
+static void
+dispatch_one(struct route *rt, const struct dgram *d)
 {
-	struct route *rt = route;
 	size_t i;
 	int r;
 
@@ -278,6 +284,20 @@ route_dispatch(void *route, const struct dgram *d)
 		if (r < 0)
 			handler_failed(rt, h, d, r);
 	}
+}
+
+void
+route_dispatch(void *route, const struct dgram *d, unsigned n)
+{
+	struct route *rt = route;
+	unsigned i;
+
+	if (rt->batch_h != NULL && rt->batch_h->ops->handle_batch(rt->batch_h, d, n)) {
+		rt->batch_h->handled += n;
+		return;
+	}
+	for (i = 0; i < n; i++)
+		dispatch_one(rt, &d[i]);
 }
 
 void

@@ -35,6 +35,8 @@ struct route {
 	 */
 	struct route		*rl_successor;
 	struct route		*rl_predecessor;
+	/* The only handler, when it takes whole batches and nothing filters (route_new). */
+	struct handler		*batch_h;
 };
 
 /*
@@ -47,8 +49,11 @@ int	route_new(const struct sock_conf *sc, struct dg_socket *sock, struct reactor
 /* Frees the chain (stopping its handlers); accepts NULL; returns NULL. */
 struct route	*route_free(struct route *rt);
 
-/* Runs d through the chain; per-datagram errors are counted and logged rate-limited. */
-void	route_dispatch(void *route, const struct dgram *d);
+/*
+ * Runs d[0..n) through the chain, in order (a sock_dispatch_fn);
+ * per-datagram errors are counted and logged rate-limited.
+ */
+void	route_dispatch(void *route, const struct dgram *d, unsigned n);
 /* The end of a receive batch. */
 void	route_end_batch(void *route);
 /* Writes what handlers buffered (before the reactor sleeps). */

@@ -45,8 +45,11 @@ struct recv_area *sock_area_free(struct recv_area *a);
 unsigned	sock_area_batch(const struct recv_area *a);
 size_t		sock_area_max_size(const struct recv_area *a);
 
-/* Called for each datagram received; d is lent for this call. */
-typedef void (*sock_dispatch_fn)(void *userdata, const struct dgram *d);
+/*
+ * Called once per receive batch with its datagrams d[0..n), in arrival
+ * order (truncated ones left out, n >= 1); d is lent for this call.
+ */
+typedef void (*sock_dispatch_fn)(void *userdata, const struct dgram *d, unsigned n);
 /* Called after each receive batch (d->data of the batch stay valid until then). */
 typedef void (*sock_batch_end_fn)(void *userdata);
 
@@ -65,6 +68,7 @@ struct dg_socket {
 	uint32_t		 max_size;
 	struct dg_stats		 stats;
 	time_t			 drops_sec;	/* second kernel_drops was last read */
+	unsigned		 again_skip;	/* full wakeups not to read again (on_readable) */
 	struct reactor		*reactor;
 	struct reactor_watch	*watch;
 	struct recv_area	*area;

@@ -681,16 +681,22 @@ build_gso(struct txq *q)
 		const struct msghdr *first = &q->msgs[i].msg_hdr;
 
 		size = q->iov[i].iov_len;
-		total = size;
 		j = i + 1;
 		/* Empty datagrams are never segmented. */
 		if (size > 0) {
-			while (j < q->n && j - i < GSO_SEGS && q->iov[j].iov_len == size &&
-			    total + size <= GSO_BYTES &&
-			    (!q->mixed || same_flow(first, &q->msgs[j].msg_hdr))) {
-				total += size;
-				j++;
+			/* The run ends at GSO_SEGS segments or GSO_BYTES, whichever is first. */
+			unsigned end = i + MIN((unsigned)GSO_SEGS, (unsigned)(GSO_BYTES / size));
+
+			end = MIN(end, q->n);
+			if (!q->mixed) {
+				while (j < end && q->iov[j].iov_len == size)
+					j++;
+			} else {
+				while (j < end && q->iov[j].iov_len == size &&
+				    same_flow(first, &q->msgs[j].msg_hdr))
+					j++;
 			}
+			total = (size_t)(j - i) * size;
 			/* The last segment may be shorter. */
 			if (j < q->n && j - i < GSO_SEGS && q->iov[j].iov_len > 0 &&
 			    q->iov[j].iov_len < size && total + q->iov[j].iov_len <= GSO_BYTES &&

@@ -2,10 +2,13 @@
  * test-echo.c: the echo handler's handle path on a real listening socket
  * run by the loop: replies come back byte for byte, in order, from the
  * address asked; an ignored source port and an unbound unix sender get
- * nothing and are counted; the socket counts what it sent.
+ * nothing and are counted; the socket counts what it sent; a socket that
+ * fills its batch is read again in the same turn (at most 4 batches), but
+ * not for a while after reading again found nothing.
  */
 #include <arpa/inet.h>
 #include <check.h>
+#include <linux/sock_diag.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,14 +32,17 @@ struct rig {
 	struct conf		*conf;
 	struct dg_socket	*sock;
 	struct handler		*h;
+	uint32_t		 per;	/* queue bytes of a 1-byte datagram (send_n) */
 };
 
 static void
-dispatch(void *userdata, const struct dgram *d)
+dispatch(void *userdata, const struct dgram *d, unsigned n)
 {
 	struct handler *h = userdata;
+	unsigned i;
 
-	(void)h->ops->handle(h, d);
+	for (i = 0; i < n; i++)
+		(void)h->ops->handle(h, &d[i]);
 }
 
 static void
@@ -186,6 +192,73 @@ START_TEST(test_unbound_unix_sender_counted)
 }
 END_TEST
 
+/* Bytes in the receive queue of fd (SO_MEMINFO). */
+static uint32_t
+queued_bytes(int fd)
+{
+	uint32_t mem[SK_MEMINFO_VARS] = { 0 };
+	socklen_t len = sizeof(mem);
+
+	ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len), 0);
+	return mem[SK_MEMINFO_RMEM_ALLOC];
+}
+
+/*
+ * Sends n datagrams of one byte from fd and, with g, waits (5 s at most)
+ * until they are all in the queue of g's socket, which was empty.
+ */
+static void
+send_n(const struct rig *g, int fd, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(send(fd, "x", 1, 0), 1);
+	for (i = 0; g != NULL && queued_bytes(g->sock->fd) < n * g->per && i < 5000; i++)
+		ck_assert_int_ge(poll(NULL, 0, 1), 0);
+	ck_assert(g == NULL || queued_bytes(g->sock->fd) == n * g->per);
+}
+
+START_TEST(test_full_batch_read_again)
+{
+	struct rig g;
+	int fd, i;
+
+	/* The rig's batch is 16. */
+	rig_up(&g, "type = \"udp4\"; address = \"127.0.0.1\"; port = 0; "
+	    "handlers = ( { type = \"echo\"; } );");
+	fd = client_to(g.sock);
+	/* What one datagram takes in the receive queue, for send_n's wait. */
+	send_n(NULL, fd, 1);
+	for (i = 0; queued_bytes(g.sock->fd) == 0 && i < 5000; i++)
+		ck_assert_int_ge(poll(NULL, 0, 1), 0);
+	g.per = queued_bytes(g.sock->fd);
+	ck_assert_int_eq(reactor_run_once(g.r, 1000), 1);
+	ck_assert_uint_eq(g.sock->stats.received, 1);
+	/* Nothing else ready: full batches are read again in the same turn (16, 16, 8). */
+	send_n(&g, fd, 40);
+	ck_assert_int_eq(reactor_run_once(g.r, 1000), 1);
+	ck_assert_uint_eq(g.sock->stats.received, 1 + 40);
+	/* At most 4 batches in one turn. */
+	send_n(&g, fd, 70);
+	ck_assert_int_eq(reactor_run_once(g.r, 1000), 1);
+	ck_assert_uint_eq(g.sock->stats.received, 41 + 64);
+	run_until_received(&g, 111);
+	/* Exactly one full batch: reading again finds nothing ... */
+	send_n(&g, fd, 16);
+	ck_assert_int_eq(reactor_run_once(g.r, 1000), 1);
+	ck_assert_uint_eq(g.sock->stats.received, 127);
+	/* ... so the next full batches are not followed up: one batch per turn. */
+	send_n(&g, fd, 40);
+	ck_assert_int_eq(reactor_run_once(g.r, 1000), 1);
+	ck_assert_uint_eq(g.sock->stats.received, 127 + 16);
+	run_until_received(&g, 167);
+	ck_assert_uint_eq(g.sock->stats.sent, 167);
+	close(fd);
+	rig_down(&g);
+}
+END_TEST
+
 static Suite *
 echo_suite(void)
 {
@@ -195,6 +268,7 @@ echo_suite(void)
 	tcase_add_test(tc, test_udp_replies_in_order);
 	tcase_add_test(tc, test_ignored_port_not_answered);
 	tcase_add_test(tc, test_unbound_unix_sender_counted);
+	tcase_add_test(tc, test_full_batch_read_again);
 	suite_add_tcase(s, tc);
 	return s;
 }

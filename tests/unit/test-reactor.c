@@ -1,7 +1,8 @@
 /*
  * test-reactor.c: the event loop stepped one turn at a time over pipes:
  * readiness, a watcher deleting itself and another, interest changes,
- * timers (one deleting itself), signals and before-sleep hooks.
+ * timers (one deleting itself), signals, before-sleep hooks, and a
+ * callback going on without a turn only while nothing else is ready.
  */
 #include <check.h>
 #include <signal.h>
@@ -18,6 +19,8 @@ struct counts {
 	int			 hooks;
 	int			 signals;
 	int			 timers;
+	int			 may;		/* reactor_may_continue's answer, -1 before */
+	int			 hooks_then;	/* hooks counted after it */
 };
 
 static void
@@ -181,6 +184,63 @@ START_TEST(test_signal_deleted_stays_blocked)
 }
 END_TEST
 
+static void
+on_read_ask(struct reactor_watch *w, int fd, uint32_t events, void *ud)
+{
+	struct counts *c = ud;
+	char b;
+
+	(void)events;
+	ck_assert_int_eq(read(fd, &b, 1), 1);
+	c->calls++;
+	c->may = reactor_may_continue(c->r, w);
+	c->hooks_then = c->hooks;
+}
+
+START_TEST(test_may_continue)
+{
+	struct counts c = { 0 };
+	int p[2], q[2];
+
+	ck_assert_int_eq(reactor_new(&c.r), 0);
+	ck_assert_int_eq(reactor_on_before_sleep(c.r, on_hook, &c), 0);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(pipe(q), 0);
+	ck_assert_int_eq(reactor_add_fd(c.r, p[0], REACTOR_IN, on_read_ask, &c, &c.self), 0);
+	ck_assert_int_eq(reactor_add_fd(c.r, q[0], REACTOR_IN, on_read_ask, &c, &c.other), 0);
+	/* Alone ready (itself still readable): it may go on, after the hooks. */
+	ck_assert_int_eq(write(p[1], "ab", 2), 2);
+	c.may = -1;
+	ck_assert_int_eq(reactor_run_once(c.r, 1000), 1);
+	ck_assert_int_eq(c.calls, 1);
+	ck_assert_int_eq(c.may, 1);
+	ck_assert_int_eq(c.hooks_then, 2);
+	ck_assert_int_eq(reactor_run_once(c.r, 1000), 1);
+	ck_assert_int_eq(c.calls, 2);
+	/* Both ready in the same wait: the first one must let the other have its turn. */
+	ck_assert_int_eq(write(p[1], "a", 1), 1);
+	ck_assert_int_eq(write(q[1], "a", 1), 1);
+	c.may = -1;
+	ck_assert_int_eq(reactor_run_once(c.r, 1000), 1);
+	ck_assert_int_eq(c.may, 0);
+	/* The other, now alone, may go on. */
+	c.may = -1;
+	ck_assert_int_eq(reactor_run_once(c.r, 1000), 1);
+	ck_assert_int_eq(c.calls, 4);
+	ck_assert_int_eq(c.may, 1);
+	/* Once the loop is stopping, nothing goes on. */
+	reactor_stop(c.r);
+	ck_assert(!reactor_may_continue(c.r, c.self));
+	reactor_del_fd(c.r, c.self);
+	reactor_del_fd(c.r, c.other);
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
+	reactor_free(c.r);
+}
+END_TEST
+
 START_TEST(test_timer_deletes_itself)
 {
 	struct counts c = { 0 };
@@ -212,6 +272,7 @@ main(void)
 	tcase_add_test(tc, test_hooks_timers_signals);
 	tcase_add_test(tc, test_timer_deletes_itself);
 	tcase_add_test(tc, test_signal_deleted_stays_blocked);
+	tcase_add_test(tc, test_may_continue);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
