@@ -423,10 +423,17 @@ sc_logrotate() {
 
 sc_template() {
 	local show
+	# A forward target by name (the container's /etc/hosts): the lookup
+	# runs in glibc's getaddrinfo_a under the unit's system call filter.
+	ins sh -c 'grep -q fwd.dgramd.test /etc/hosts || echo "127.0.0.1 fwd.dgramd.test" >>/etc/hosts'
 	put /etc/dgramd/inst.conf 'sockets = (
   { name = "echo"; type = "udp4"; address = "127.0.0.1"; port = 7010; handlers = ( { type = "echo"; } ); },
   { name = "ux"; type = "unix_dgram"; path = "/run/dgramd/inst.sock"; mode = "0666";
-    handlers = ( { type = "log"; file = "/var/log/dgramd/inst.log"; format = "syslog"; } ); }
+    handlers = ( { type = "log"; file = "/var/log/dgramd/inst.log"; format = "syslog"; } ); },
+  { name = "fwd"; type = "udp4"; address = "127.0.0.1"; port = 7012;
+    handlers = ( { type = "forward"; to = [ "fwd.dgramd.test:7013" ]; } ); },
+  { name = "sink"; type = "udp4"; address = "127.0.0.1"; port = 7013;
+    handlers = ( { type = "log"; file = "/var/log/dgramd/inst-fwd.log"; format = "raw"; } ); }
 );'
 	ins systemctl start dgramd@inst || fail "systemctl start dgramd@inst failed"
 	ins systemctl status --no-pager dgramd@inst | grep -E "Active:|Status:"
@@ -435,6 +442,13 @@ sc_template() {
 	local msg="instance line $RANDOM"
 	nobody logger -u /run/dgramd/inst.sock -t inst "$msg" || fail "logger to inst.sock failed"
 	wait_until 10 ins grep -qF "$msg" /var/log/dgramd/inst.log || fail "not in inst.log"
+	local ipid
+	ipid=$(ins systemctl show -P MainPID dgramd@inst)
+	wait_until 10 journal_has "$ipid" "forward to fwd.dgramd.test:7013: 127.0.0.1:7013" ||
+		fail "fwd.dgramd.test not resolved: $(journal_of "$ipid" | tail -n 5)"
+	msg="forwarded by name $RANDOM"
+	client send 7012 "$msg" || fail "send to 7012 failed"
+	wait_until 10 ins grep -qF "$msg" /var/log/dgramd/inst-fwd.log || fail "not forwarded by name"
 	client echo 7007 || fail "dgramd.service stopped answering"
 	ins systemctl stop dgramd@inst || fail "stop failed"
 	show=$(ins systemctl show -p ActiveState -p ExecMainStatus dgramd@inst)
