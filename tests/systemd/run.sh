@@ -425,7 +425,7 @@ sc_template() {
 	local show
 	# A forward target by name (the container's /etc/hosts): the lookup
 	# runs in glibc's getaddrinfo_a under the unit's system call filter.
-	ins sh -c 'grep -q fwd.dgramd.test /etc/hosts || echo "127.0.0.1 fwd.dgramd.test" >>/etc/hosts'
+	ins sh -c 'grep -qs fwd.dgramd.test /etc/hosts || echo "127.0.0.1 fwd.dgramd.test" >>/etc/hosts'
 	put /etc/dgramd/inst.conf 'sockets = (
   { name = "echo"; type = "udp4"; address = "127.0.0.1"; port = 7010; handlers = ( { type = "echo"; } ); },
   { name = "ux"; type = "unix_dgram"; path = "/run/dgramd/inst.sock"; mode = "0666";
