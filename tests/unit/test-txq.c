@@ -3,7 +3,8 @@
  * the backlog, the backlog's bounds (datagrams and bytes) with drops
  * counted, a ring that wraps while a unix peer is blocked and others are
  * sent around it, failures counted without stopping the rest, UDP GSO
- * grouping (equal-size runs, a shorter last segment, boundaries kept on
+ * grouping (equal-size runs, a shorter last segment, 64 segments and
+ * 65507 bytes per message at most, boundaries kept on
  * receipt), and the fallback to plain sends that stays on once the kernel
  * refuses GSO (SO_NO_CHECK makes it refuse).
  */
@@ -161,7 +162,7 @@ mk(uint8_t *b, unsigned i, size_t size)
 	size_t k;
 
 	for (k = 0; k < size; k++)
-		b[k] = (uint8_t)(i * 7 + k);
+		b[k] = (uint8_t)((size_t)i * 7 + k);
 	if (size >= 4)
 		memcpy(b, &i, 4);
 }
@@ -427,6 +428,41 @@ START_TEST(test_gso_groups_equal_runs)
 }
 END_TEST
 
+/*
+ * A GSO message holds 65507 bytes at most (the largest UDP payload over
+ * IPv4): 63 segments of 1024 then, and a shorter last one only if it fits.
+ */
+START_TEST(test_gso_byte_limit)
+{
+	size_t sizes[100];
+	struct sockaddr_in a;
+	struct watch w = { 0 };
+	struct txq *q;
+	unsigned i;
+	int rx, tx;
+
+	rx = udp_bound(&a);
+	tx = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	q = new_txq(tx, 100, 4096, 0, true, false, &w);
+	txq_set_peer(q, (struct sockaddr *)&a, sizeof(a));
+	for (i = 0; i < 64; i++)
+		sizes[i] = 1024;
+	/* 64 x 1024 is over: 63 in one message, the last alone. */
+	ck_assert_uint_eq(send_sizes(q, rx, sizes, 64), 2);
+	/* 63 x 1024 + 995 = 65507: one message, exactly full. */
+	sizes[63] = 995;
+	ck_assert_uint_eq(send_sizes(q, rx, sizes, 64), 1);
+	/* One byte more does not fit: the shorter one goes alone. */
+	sizes[63] = 996;
+	ck_assert_uint_eq(send_sizes(q, rx, sizes, 64), 2);
+	ck_assert_uint_eq(txq_counters(q)->sent, (uint64_t)64 * 3);
+	ck_assert_uint_eq(txq_counters(q)->errors, 0);
+	txq_free(q);
+	close(rx);
+	close(tx);
+}
+END_TEST
+
 START_TEST(test_gso_refused_falls_back_and_stays_off)
 {
 	size_t sizes[8];
@@ -531,6 +567,7 @@ txq_suite(void)
 	tcase_add_test(tc, test_backlog_bound_in_bytes);
 	tcase_add_test(tc, test_ring_wraps_per_peer_order);
 	tcase_add_test(tc, test_gso_groups_equal_runs);
+	tcase_add_test(tc, test_gso_byte_limit);
 	tcase_add_test(tc, test_gso_refused_falls_back_and_stays_off);
 	tcase_add_test(tc, test_gso_keeps_peers_apart);
 	tcase_add_test(tc, test_discard_counts);
