@@ -201,7 +201,9 @@ deliver(struct resolve *rs, struct lookup *lk)
 
 /*
  * Takes every finished request out of the running list first, then
- * delivers them: a callback may free or start lookups meanwhile.
+ * delivers them: a callback may free or start lookups meanwhile. An
+ * owner keeps its reaped request (rs->lk) until its turn comes, so that
+ * freeing it from another's callback disowns the request (disown()).
  */
 static void
 reap(void)
@@ -217,13 +219,13 @@ reap(void)
 		lk->next = done;
 		lk->reaped = true;
 		done = lk;
-		if (lk->owner != NULL)
-			lk->owner->lk = NULL;
 	}
 	while ((lk = done) != NULL) {
 		done = lk->next;
-		if (lk->owner != NULL)
+		if (lk->owner != NULL) {
+			lk->owner->lk = NULL;
 			deliver(lk->owner, lk);
+		}
 		lookup_free(lk);
 	}
 }

@@ -3,12 +3,14 @@
  * requests whose completions arrive as a real-time signal on the loop's
  * signalfd): a name found, a name not found and retried, many names at
  * once, lookups abandoned while in flight (the process outlives their
- * signals), a callback freeing its own resolver, one loop per process,
- * and the synchronous -t path.
+ * signals), a callback freeing its own resolver or another whose lookup
+ * ended with it, one loop per process, and the synchronous -t path.
  */
 #include <check.h>
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -166,6 +168,74 @@ START_TEST(test_callback_frees_itself)
 }
 END_TEST
 
+/* Two resolvers whose callbacks each free the other. */
+struct pair {
+	struct resolve	*rs[2];
+	int		 calls;
+};
+
+struct side {
+	struct pair	*p;
+	int		 i;
+};
+
+static void
+on_done_free_other(void *userdata, int err, const union sockaddr_any *a, socklen_t len)
+{
+	struct side *sd = userdata;
+
+	(void)err;
+	(void)a;
+	(void)len;
+	sd->p->calls++;
+	sd->p->rs[1 - sd->i] = resolve_free(sd->p->rs[1 - sd->i]);
+}
+
+/* Signals queued for this user (SigQ in /proc/self/status), or -1. */
+static int
+signals_queued(void)
+{
+	char line[128];
+	FILE *f = fopen("/proc/self/status", "r");
+	int n = -1;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "SigQ:", 5) == 0)
+			n = atoi(line + 5);
+	fclose(f);
+	return n;
+}
+
+START_TEST(test_callback_frees_another_finished)
+{
+	struct pair p = { { NULL, NULL }, 0 };
+	struct side sd[2] = { { &p, 0 }, { &p, 1 } };
+	struct reactor *r;
+	int i;
+
+	ck_assert_int_eq(reactor_new(&r), 0);
+	/* Numeric: both end at once, without a resolver. */
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(resolve_new(r, "127.0.0.1", 9, 0, 1000, on_done_free_other,
+		    &sd[i], &p.rs[i]), 0);
+	/* Both finished (their signals queued) before the loop reaps them together. */
+	for (i = 0; i < 5000 && signals_queued() >= 0 && signals_queued() < 2; i++)
+		ck_assert_int_ge(poll(NULL, 0, 1), 0);
+	for (i = 0; i < 100 && p.calls == 0; i++)
+		ck_assert_int_ge(reactor_run_once(r, 100), 0);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_ge(reactor_run_once(r, 20), 0);
+	/* The first callback freed the other resolver: that one is never called. */
+	ck_assert_int_eq(p.calls, 1);
+	ck_assert((p.rs[0] == NULL) != (p.rs[1] == NULL));
+	for (i = 0; i < 2; i++)
+		p.rs[i] = resolve_free(p.rs[i]);
+	reactor_free(r);
+}
+END_TEST
+
 START_TEST(test_abandoned_lookups_end_quietly)
 {
 	struct result res = { 0 };
@@ -241,6 +311,7 @@ main(void)
 	tcase_add_test(tc, test_async_failure_is_retried);
 	tcase_add_test(tc, test_many_at_once);
 	tcase_add_test(tc, test_callback_frees_itself);
+	tcase_add_test(tc, test_callback_frees_another_finished);
 	tcase_add_test(tc, test_abandoned_lookups_end_quietly);
 	tcase_add_test(tc, test_one_loop_per_process);
 	tcase_add_test(tc, test_sync);
